@@ -1,0 +1,75 @@
+//! Micro benchmarks of the pure crypto in `edgeauth::auth`: JWT sign/verify (on every login and
+//! refresh), refresh-token encode/decode, and one scrypt hash at log_n 14 (the per-core budget
+//! that sizes the hashing semaphore). Run with `cargo bench --bench crypto`.
+
+// Setup failures in a bench should stop it loudly, like a test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use edgeauth::auth::jwt::{Claims, JwtKeys, random_jti};
+use edgeauth::auth::keys::DataKeys;
+use edgeauth::auth::password::{ScryptCost, hash_password, verify_password};
+use edgeauth::auth::refresh::RefreshToken;
+use std::hint::black_box;
+use uuid::Uuid;
+
+const NOW: u64 = 1_700_000_000;
+const ISS: &str = "https://auth.example";
+
+fn jwt(c: &mut Criterion) {
+    let keys = JwtKeys::ephemeral().unwrap();
+    let claims = Claims {
+        sub: Uuid::new_v4().to_string(),
+        sid: Uuid::new_v4().to_string(),
+        jti: random_jti().unwrap(),
+        iat: NOW,
+        exp: NOW + 900,
+        iss: ISS.into(),
+        aud: Some("api".into()),
+    };
+    let token = keys.sign(&claims).unwrap();
+    c.bench_function("jwt_sign", |b| {
+        b.iter(|| keys.sign(black_box(&claims)).unwrap())
+    });
+    c.bench_function("jwt_verify", |b| {
+        b.iter(|| {
+            keys.verify(black_box(&token), NOW, ISS, Some("api"))
+                .unwrap()
+        })
+    });
+}
+
+fn refresh(c: &mut Criterion) {
+    let keys = DataKeys::ephemeral().unwrap().refresh_keys();
+    let t = RefreshToken {
+        account_id: Uuid::new_v4(),
+        family_id: Uuid::new_v4(),
+        generation: 42,
+    };
+    let s = keys.encode(&t);
+    c.bench_function("refresh_encode", |b| b.iter(|| keys.encode(black_box(&t))));
+    c.bench_function("refresh_decode", |b| {
+        b.iter(|| keys.decode(black_box(&s)).unwrap())
+    });
+}
+
+fn scrypt(c: &mut Criterion) {
+    let cost = ScryptCost {
+        log_n: 14,
+        ..ScryptCost::OWASP
+    };
+    let phc = hash_password("correct horse battery staple", cost).unwrap();
+    let mut group = c.benchmark_group("scrypt_log_n_14");
+    // ~30 ms and 16 MiB per hash: criterion's minimum sample size keeps the run short.
+    group.sample_size(10);
+    group.bench_function("hash", |b| {
+        b.iter(|| hash_password(black_box("correct horse battery staple"), cost).unwrap())
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| verify_password(black_box("correct horse battery staple"), &phc))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, jwt, refresh, scrypt);
+criterion_main!(benches);

@@ -1,0 +1,220 @@
+//! Account lifecycle: register, activate (and ask for a new activation
+//! ticket), forgotten password (ask, then reset), remove.
+//!
+//! Registration and the two "request" endpoints answer the same whether or
+//! not the email is known, so they cannot be used to enumerate accounts;
+//! what differs is only the event written to the stream.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::{self, clear_refresh_cookie};
+use crate::app::App;
+use crate::auth::validate::{normalize_email, password_length_ok};
+use crate::clock;
+use crate::error::{ApiResult, Error};
+use crate::http::{Request, Response, no_content};
+use crate::store::accounts::{NewAccount, Registration};
+use crate::store::events::{Event, EventKind};
+use crate::store::tickets::TicketPurpose;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct TicketBody {
+    ticket: String,
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    ticket: String,
+    new_password: String,
+}
+
+pub fn valid_email(raw: &str) -> ApiResult<String> {
+    normalize_email(raw).ok_or(Error::InvalidEmail)
+}
+
+pub fn check_new_password(app: &App, password: &str) -> ApiResult<()> {
+    let (min, max) = (app.config.password_min_length, app.config.password_max_length);
+    if password_length_ok(password, min, max) {
+        Ok(())
+    } else {
+        Err(Error::InvalidPassword)
+    }
+}
+
+/// A body ticket: must be a UUID (else 400); whether it is known is for the
+/// store to say (else 401).
+pub fn parse_ticket(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| Error::invalid_request("The ticket is not a UUID."))
+}
+
+/// Creates a ticket for `account` and emits `kind` carrying it.
+async fn send_ticket(
+    app: &App,
+    account: Uuid,
+    email: &str,
+    purpose: TicketPurpose,
+    kind: EventKind,
+) -> ApiResult<()> {
+    let ttl = match purpose {
+        TicketPurpose::Activate => app.config.activation_ticket_ttl,
+        TicketPurpose::Reset => app.config.reset_ticket_ttl,
+    };
+    let ttl_ms = ttl.as_millis() as u64;
+    let ticket = app
+        .store
+        .create_ticket(account, purpose, ttl_ms)
+        .await?
+        .ok_or_else(|| Error::Unavailable("account vanished while creating its ticket".into()))?;
+    let at = clock::now_ms();
+    app.emit(Event {
+        kind,
+        user_id: Some(account),
+        email: Some(email),
+        ticket: Some(ticket),
+        expires_at: Some(at + ttl_ms),
+        at,
+    })
+    .await
+}
+
+/// `POST /auth/register` — 204 whether or not the email was free.
+pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: Credentials = req.json()?;
+    let email = valid_email(&body.email)?;
+    check_new_password(app, &body.password)?;
+    // Hash before looking at the email, so a taken email costs the same.
+    let hash = app.hasher.hash(&body.password).await?;
+    let id = Uuid::new_v4();
+    let active = app.config.auto_activate;
+    let registration = app
+        .store
+        .register(NewAccount {
+            id,
+            email: &email,
+            password: &hash,
+            active,
+            now_ms: clock::now_ms(),
+        })
+        .await?;
+    match registration {
+        Registration::Created if !active => {
+            send_ticket(app, id, &email, TicketPurpose::Activate, EventKind::AccountRegistered)
+                .await?
+        }
+        Registration::Created => app.emit(event(EventKind::AccountRegistered, id, &email)).await?,
+        Registration::EmailTaken { existing } => {
+            app.emit(event(EventKind::AccountExists, existing, &email)).await?
+        }
+    }
+    Ok(no_content())
+}
+
+fn event(kind: EventKind, user: Uuid, email: &str) -> Event<'_> {
+    Event {
+        kind,
+        user_id: Some(user),
+        email: Some(email),
+        ticket: None,
+        expires_at: None,
+        at: clock::now_ms(),
+    }
+}
+
+/// `POST /auth/account/activate` — spends an activation ticket.
+pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: TicketBody = req.json()?;
+    let ticket = parse_ticket(&body.ticket)?;
+    let account = app
+        .store
+        .activate_with_ticket(ticket)
+        .await?
+        .ok_or(Error::InvalidTicket)?;
+    if let Some(found) = app.store.account(account).await? {
+        app.emit(event(EventKind::AccountActivated, account, &found.email)).await?;
+    }
+    Ok(no_content())
+}
+
+/// `POST /auth/account/activate/request` — 204 always; a fresh ticket only
+/// when an inactive account has this email.
+pub async fn request_activation(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: EmailBody = req.json()?;
+    let email = valid_email(&body.email)?;
+    if let Some(account) = app.store.find_by_email(&email).await? {
+        if !account.active {
+            send_ticket(
+                app,
+                account.id,
+                &email,
+                TicketPurpose::Activate,
+                EventKind::AccountActivationRequested,
+            )
+            .await?;
+        }
+    }
+    Ok(no_content())
+}
+
+/// `POST /auth/account/forgot/request` — 204 always; a reset ticket only
+/// when the account exists.
+pub async fn request_password_reset(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: EmailBody = req.json()?;
+    let email = valid_email(&body.email)?;
+    if let Some(account) = app.store.find_by_email(&email).await? {
+        send_ticket(
+            app,
+            account.id,
+            &email,
+            TicketPurpose::Reset,
+            EventKind::PasswordResetRequested,
+        )
+        .await?;
+    }
+    Ok(no_content())
+}
+
+/// `POST /auth/account/forgot` — the new password is checked before the
+/// ticket is spent; the reset activates the account and ends every session.
+pub async fn reset_password(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: ResetBody = req.json()?;
+    let ticket = parse_ticket(&body.ticket)?;
+    check_new_password(app, &body.new_password)?;
+    let hash = app.hasher.hash(&body.new_password).await?;
+    let account = app
+        .store
+        .reset_password_with_ticket(ticket, &hash)
+        .await?
+        .ok_or(Error::InvalidTicket)?;
+    if let Some(found) = app.store.account(account).await? {
+        app.emit(event(EventKind::PasswordChanged, account, &found.email)).await?;
+    }
+    Ok(no_content())
+}
+
+/// `POST /auth/account/remove` — deletes the caller's account and everything
+/// it owns.
+pub async fn remove(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = api::authenticate(app, req).await?;
+    let account = app
+        .store
+        .account(caller.account)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    app.store.remove_account(account.id, &account.email).await?;
+    app.emit(event(EventKind::AccountRemoved, account.id, &account.email)).await?;
+    let mut response = no_content();
+    clear_refresh_cookie(app, &mut response);
+    Ok(response)
+}

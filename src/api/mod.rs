@@ -1,0 +1,136 @@
+//! The endpoint handlers, one file per area, and what they share: Bearer
+//! authentication, the refresh cookie, and the token response.
+//!
+//! Handlers are plain async functions `(&App, &Request) -> ApiResult<Response>`;
+//! they talk to `store` and `auth`, and never pick a failure status
+//! themselves (that is `error`'s job).
+
+pub mod account;
+pub mod health;
+pub mod keys;
+pub mod session;
+pub mod verify;
+
+use cookie::{Cookie, SameSite as CookieSameSite};
+use hyper::StatusCode;
+use hyper::header::{HeaderValue, SET_COOKIE};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::auth::refresh::RefreshToken;
+use crate::clock;
+use crate::config::SameSite;
+use crate::error::{ApiResult, Error};
+use crate::http::{Request, Response, json_response};
+
+/// Name of the refresh-token cookie (seed API).
+pub const REFRESH_COOKIE: &str = "refresh_token";
+
+/// The caller of a Bearer endpoint: an account and one of its sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub account: Uuid,
+    pub session: Uuid,
+}
+
+/// Checks the Bearer token: signature, expiry, issuer/audience, and that its
+/// session (`sid`) still exists — revocation and account removal delete the
+/// session, so one `EXISTS` covers both.
+pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
+    let token = req.bearer_token().ok_or(Error::InvalidToken)?;
+    let claims = app
+        .jwt
+        .verify(
+            token,
+            clock::now_ms() / 1000,
+            &app.config.jwt_issuer,
+            app.config.jwt_audience.as_deref(),
+        )
+        .map_err(|_| Error::InvalidToken)?;
+    let account = Uuid::parse_str(&claims.sub).map_err(|_| Error::InvalidToken)?;
+    let session = Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?;
+    if !app.store.session_exists(account, session).await? {
+        return Err(Error::InvalidToken);
+    }
+    Ok(Caller { account, session })
+}
+
+/// `Set-Cookie` for a refresh token (`value` = None clears it).
+fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
+    let settings = &app.config.cookie;
+    let max_age = match value {
+        Some(_) => cookie::time::Duration::seconds(app.config.refresh_ttl.as_secs() as i64),
+        None => cookie::time::Duration::ZERO,
+    };
+    let mut cookie = Cookie::build((REFRESH_COOKIE, value.unwrap_or("")))
+        .http_only(true)
+        .secure(settings.secure)
+        .same_site(match settings.same_site {
+            SameSite::Strict => CookieSameSite::Strict,
+            SameSite::Lax => CookieSameSite::Lax,
+            SameSite::None => CookieSameSite::None,
+        })
+        .path("/auth")
+        .max_age(max_age)
+        .build();
+    if let Some(domain) = &settings.domain {
+        cookie.set_domain(domain.clone());
+    }
+    // Token, domain and attributes are all header-safe; an empty cookie is
+    // the harmless fallback should that ever not hold.
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+pub fn set_refresh_cookie(app: &App, response: &mut Response, token: &str) {
+    response
+        .headers_mut()
+        .append(SET_COOKIE, refresh_cookie(app, Some(token)));
+}
+
+pub fn clear_refresh_cookie(app: &App, response: &mut Response) {
+    response
+        .headers_mut()
+        .append(SET_COOKIE, refresh_cookie(app, None));
+}
+
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    jwt_token: &'a str,
+    jwt_expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+/// Where the client wants its refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Cookie,
+    /// In the JSON body (clients without cookies); the cookie is set too.
+    Body,
+}
+
+/// `200 {jwt_token, jwt_expires_in}` + refresh cookie for generation `generation`
+/// of family `family`.
+pub fn token_response(
+    app: &App,
+    account: Uuid,
+    family: Uuid,
+    generation: u64,
+    delivery: Delivery,
+) -> ApiResult<Response> {
+    let access = app.issue_access_token(account, family)?;
+    let refresh = app.refresh_keys.encode(&RefreshToken {
+        account_id: account,
+        family_id: family,
+        generation,
+    });
+    let body = TokenBody {
+        jwt_token: &access.token,
+        jwt_expires_in: access.expires_in_ms,
+        refresh_token: (delivery == Delivery::Body).then_some(refresh.as_str()),
+    };
+    let mut response = json_response(StatusCode::OK, &body);
+    set_refresh_cookie(app, &mut response, &refresh);
+    Ok(response)
+}

@@ -1,0 +1,186 @@
+//! Sessions: log in (start a refresh-token family), refresh (rotate it),
+//! log out (end this family), revoke (end every family of the account).
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::account::{Credentials, valid_email};
+use crate::api::{self, Delivery, REFRESH_COOKIE, clear_refresh_cookie, token_response};
+use crate::app::App;
+use crate::auth::password::needs_rehash;
+use crate::auth::refresh::RefreshToken;
+use crate::clock;
+use crate::error::{ApiResult, Error};
+use crate::http::{Request, Response, no_content};
+use crate::store::events::{Event, EventKind};
+use crate::store::sessions::{Rotation, SessionMeta};
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /auth/login`.
+///
+/// Unknown email and wrong password do the same work: one index lookup and
+/// one account read (the store guarantees both round trips), one password
+/// hash (against `dummy_hash` when there is no account), one event. So
+/// neither the answer nor its timing tells whether the email is registered.
+pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: Credentials = req.json()?;
+    let email = valid_email(&body.email)?;
+    let account = app.store.find_by_email(&email).await?;
+    let phc = account.as_ref().map_or(&app.dummy_hash, |a| &a.password);
+    let matches = app.hasher.verify(&body.password, phc).await?;
+    let account = match account {
+        Some(account) if matches => account,
+        other => {
+            app.emit(Event {
+                kind: EventKind::LoginFailed,
+                user_id: other.map(|a| a.id),
+                email: Some(&email),
+                ticket: None,
+                expires_at: None,
+                at: clock::now_ms(),
+            })
+            .await?;
+            return Err(Error::InvalidCredentials);
+        }
+    };
+    if !account.active {
+        return Err(Error::AccountInactive);
+    }
+    if needs_rehash(&account.password, app.hasher.cost()) {
+        // The cost was raised (or lowered) since this hash was made; the
+        // plain password is only ever here, so upgrade now. Compare-and-set:
+        // a concurrent password change wins.
+        let upgraded = app.hasher.hash(&body.password).await?;
+        app.store
+            .replace_password_hash(account.id, &account.password, &upgraded)
+            .await?;
+    }
+    start_session(app, req, account.id).await
+}
+
+/// Starts a new refresh-token family for `account` and answers with its
+/// first tokens (login, and the MFA step that completes a login).
+pub async fn start_session(app: &App, req: &Request, account: Uuid) -> ApiResult<Response> {
+    let family = Uuid::new_v4();
+    let ip = req.client_ip(&app.config.trusted_proxies).to_string();
+    let meta = SessionMeta {
+        user_agent: req.header_str("user-agent").unwrap_or(""),
+        ip: &ip,
+    };
+    let created = app
+        .store
+        .create_session(
+            account,
+            family,
+            meta,
+            clock::now_ms(),
+            app.config.refresh_ttl.as_millis() as u64,
+            app.config.sessions_per_account,
+        )
+        .await?;
+    if !created {
+        // The account was removed between the password check and now.
+        return Err(Error::InvalidCredentials);
+    }
+    token_response(app, account, family, 0, Delivery::Cookie)
+}
+
+/// The refresh token of a request: the cookie, else the JSON body.
+fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)>> {
+    if let Some(cookie) = req.cookie(REFRESH_COOKIE) {
+        return Ok(Some((cookie, Delivery::Cookie)));
+    }
+    Ok(req
+        .optional_json::<RefreshBody>()?
+        .map(|b| (b.refresh_token, Delivery::Body)))
+}
+
+/// `POST /auth/token/refresh` — rotation with a reuse grace (SPEC §3).
+/// Failures clear the cookie.
+pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
+    match rotate(app, req).await {
+        Err(Error::InvalidRefreshToken) => {
+            let mut response = Error::InvalidRefreshToken.into_response();
+            clear_refresh_cookie(app, &mut response);
+            Ok(response)
+        }
+        other => other,
+    }
+}
+
+async fn rotate(app: &App, req: &Request) -> ApiResult<Response> {
+    let (raw, delivery) = presented_refresh_token(req)?.ok_or(Error::InvalidRefreshToken)?;
+    let RefreshToken {
+        account_id,
+        family_id,
+        generation,
+    } = app
+        .refresh_keys
+        .decode(&raw)
+        .ok_or(Error::InvalidRefreshToken)?;
+    let rotation = app
+        .store
+        .rotate_session(
+            account_id,
+            family_id,
+            generation,
+            clock::now_ms(),
+            app.config.refresh_reuse_grace.as_millis() as u64,
+            app.config.refresh_ttl.as_millis() as u64,
+        )
+        .await?;
+    match rotation {
+        Rotation::Advanced(next) | Rotation::Repeated(next) => {
+            token_response(app, account_id, family_id, next, delivery)
+        }
+        Rotation::Reused => {
+            app.emit(Event {
+                kind: EventKind::RefreshTokenReused,
+                user_id: Some(account_id),
+                email: None,
+                ticket: None,
+                expires_at: None,
+                at: clock::now_ms(),
+            })
+            .await?;
+            Err(Error::InvalidRefreshToken)
+        }
+        Rotation::Unknown => Err(Error::InvalidRefreshToken),
+    }
+}
+
+/// `POST /auth/logout` — ends this device's family; 204 whatever the token.
+pub async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
+    if let Some((raw, _)) = presented_refresh_token(req)? {
+        if let Some(token) = app.refresh_keys.decode(&raw) {
+            app.store
+                .revoke_session(token.account_id, token.family_id)
+                .await?;
+        }
+    }
+    let mut response = no_content();
+    clear_refresh_cookie(app, &mut response);
+    Ok(response)
+}
+
+/// `POST /auth/token/revoke` — signs the account out everywhere.
+pub async fn revoke(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = api::authenticate(app, req).await?;
+    app.store.revoke_all_sessions(caller.account).await?;
+    app.emit(Event {
+        kind: EventKind::TokensRevoked,
+        user_id: Some(caller.account),
+        email: None,
+        ticket: None,
+        expires_at: None,
+        at: clock::now_ms(),
+    })
+    .await?;
+    let mut response = no_content();
+    clear_refresh_cookie(app, &mut response);
+    Ok(response)
+}

@@ -1,0 +1,174 @@
+//! `App`: the shared handles every handler needs — configuration, Redis
+//! store, signing and MAC keys, the password-hash pool — built once from a
+//! [`Config`] and cloned cheaply (one `Arc`) into every connection.
+//!
+//! Building is where I/O happens: key files are read here, never in
+//! `config`.
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::auth::jwt::{Claims, JwtKeys, random_jti};
+use crate::auth::keys::DataKeys;
+use crate::auth::refresh::RefreshKeys;
+use crate::clock;
+use crate::config::{Config, RedisTarget};
+use crate::error::{ApiResult, Error};
+use crate::hasher::Hasher;
+use crate::store::events::Event;
+use crate::store::{Store, StoreConfig};
+
+/// The application state shared by every request.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub jwt: JwtKeys,
+    pub refresh_keys: RefreshKeys,
+    pub hasher: Hasher,
+    /// A hash of a random password at the configured cost: logins for
+    /// unknown emails verify against it, so they pay one hash like the rest.
+    pub dummy_hash: String,
+    /// The JWKS document, rendered once.
+    pub jwks: Bytes,
+    draining: AtomicBool,
+}
+
+impl Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Why the server could not be built (exit status 1).
+#[derive(Debug)]
+pub struct BuildError(pub String);
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, BuildError> {
+    files
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| BuildError(format!("{var}: cannot read {}: {e}", path.display())))
+        })
+        .collect()
+}
+
+/// An access token and its lifetime in milliseconds.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in_ms: u64,
+}
+
+impl App {
+    /// Loads keys and prepares the Redis pool (which connects lazily, so a
+    /// Redis that is down at start only makes `/readyz` fail).
+    pub async fn build(config: Config) -> Result<App, BuildError> {
+        let RedisTarget::Url(url) = &config.redis else {
+            return Err(BuildError("EDGEAUTH_REDIS_URL: no Redis to connect to".into()));
+        };
+        let store = Store::new(&StoreConfig {
+            url: url.clone(),
+            prefix: config.redis_prefix.clone(),
+            pool_size: config.redis_pool_size,
+            op_timeout: config.redis_timeout,
+        })
+        .map_err(|e| BuildError(format!("EDGEAUTH_REDIS_URL: {e}")))?;
+
+        let jwt = if config.jwt_key_files.is_empty() {
+            JwtKeys::ephemeral()
+        } else {
+            JwtKeys::from_pems(&read_files("EDGEAUTH_JWT_KEY_FILES", &config.jwt_key_files)?)
+        }
+        .map_err(|e| BuildError(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
+
+        let data_keys = if config.data_key_files.is_empty() {
+            DataKeys::ephemeral()
+        } else {
+            DataKeys::from_files(&read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files)?)
+        }
+        .map_err(|e| BuildError(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
+
+        let hasher = Hasher::new(config.scrypt, config.hash_concurrency, config.hash_queue);
+        let dummy_password = Uuid::new_v4().to_string();
+        let dummy_hash = hasher
+            .hash(&dummy_password)
+            .await
+            .map_err(|e| BuildError(format!("password hashing does not work: {e}")))?;
+
+        Ok(App(Arc::new(Inner {
+            jwks: Bytes::from(jwt.jwks_json()),
+            refresh_keys: data_keys.refresh_keys(),
+            jwt,
+            store,
+            hasher,
+            dummy_hash,
+            config,
+            draining: AtomicBool::new(false),
+        })))
+    }
+
+    /// Marks the server as shutting down: `/readyz` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Signs an access token for session `sid` of account `sub`.
+    pub fn issue_access_token(&self, sub: Uuid, sid: Uuid) -> ApiResult<AccessToken> {
+        let now_secs = clock::now_ms() / 1000;
+        let ttl_secs = self.config.jwt_ttl.as_secs().max(1);
+        let claims = Claims {
+            sub: sub.to_string(),
+            sid: sid.to_string(),
+            jti: random_jti().map_err(|e| Error::Internal(e.to_string()))?,
+            iat: now_secs,
+            exp: now_secs + ttl_secs,
+            iss: self.config.jwt_issuer.clone(),
+            aud: self.config.jwt_audience.clone(),
+        };
+        let token = self
+            .jwt
+            .sign(&claims)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(AccessToken {
+            token,
+            expires_in_ms: ttl_secs * 1000,
+        })
+    }
+
+    /// Appends an event to the stream; in `--dev` also prints it (with its
+    /// ticket) so a person can follow the flows without a mailer.
+    pub async fn emit(&self, event: Event<'_>) -> ApiResult<()> {
+        if self.config.dev {
+            tracing::info!(
+                event = event.kind.as_str(),
+                user_id = ?event.user_id,
+                email = event.email,
+                ticket = ?event.ticket,
+                "event (dev mode prints tickets)"
+            );
+        }
+        self.store.emit(&event).await?;
+        Ok(())
+    }
+}

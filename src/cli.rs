@@ -1,0 +1,202 @@
+//! The command line: `edgeauth serve [--dev] [flags]` and
+//! `edgeauth keygen [--data-key] [--out FILE]`. Builds the clap command from
+//! the settings table of `config`, wires logging, the runtime, signals and
+//! the throwaway Redis of `--dev`, and returns the process exit code
+//! (2 for a bad setting, 1 when the server cannot start).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::auth::jwt::generate_pkcs8_pem;
+use crate::auth::keys::generate_data_key_base64;
+use crate::config::{Config, RedisTarget, SETTINGS};
+use crate::dev::ThrowawayRedis;
+use crate::server;
+
+fn command() -> Command {
+    let mut serve = Command::new("serve")
+        .about("Run the HTTP server (settings: flags or EDGEAUTH_* variables)")
+        .arg(
+            Arg::new("dev")
+                .long("dev")
+                .action(ArgAction::SetTrue)
+                .help("Zero-setup local mode: throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
+        );
+    for s in SETTINGS {
+        let help = match s.default {
+            Some(default) => format!("{} [default: {default}]", s.help),
+            None => s.help.to_owned(),
+        };
+        serve = serve.arg(
+            Arg::new(s.var)
+                .long(s.flag)
+                .env(s.var)
+                .value_name("VALUE")
+                .help(help),
+        );
+    }
+    let keygen = Command::new("keygen")
+        .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
+        .arg(
+            Arg::new("data-key")
+                .long("data-key")
+                .action(ArgAction::SetTrue)
+                .help("Write a 32-byte data key (base64) instead of a signing key"),
+        )
+        .arg(
+            Arg::new("out")
+                .long("out")
+                .value_name("FILE")
+                .help("Write to FILE (created with mode 0600, never overwritten) instead of stdout"),
+        );
+    Command::new("edgeauth")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A small, stateless, Redis-backed authentication server")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(serve)
+        .subcommand(keygen)
+}
+
+/// Runs the command line of the process.
+pub fn run() -> ExitCode {
+    let matches = command().get_matches();
+    match matches.subcommand() {
+        Some(("serve", m)) => serve(m),
+        Some(("keygen", m)) => keygen(m),
+        _ => ExitCode::from(2),
+    }
+}
+
+fn keygen(m: &ArgMatches) -> ExitCode {
+    let key = if m.get_flag("data-key") {
+        generate_data_key_base64()
+    } else {
+        generate_pkcs8_pem()
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("edgeauth keygen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match m.get_one::<String>("out") {
+        None => std::io::stdout().write_all(key.as_bytes()),
+        Some(path) => write_secret_file(path, key.as_bytes()),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgeauth keygen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_secret_file(path: &str, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    file.write_all(contents)
+}
+
+fn serve(m: &ArgMatches) -> ExitCode {
+    let dev = m.get_flag("dev");
+    let config = match Config::parse(&|var| m.get_one::<String>(var).cloned(), dev) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("edgeauth: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("edgeauth: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_until_signal(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("edgeauth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.dev {
+        builder.compact().init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+async fn serve_until_signal(mut config: Config) -> Result<(), String> {
+    let redis = match config.redis {
+        RedisTarget::Throwaway => {
+            let redis = ThrowawayRedis::start().await?;
+            tracing::info!(url = %redis.url, pid = ?redis.pid(), "started a throwaway redis-server (--dev)");
+            config.redis = RedisTarget::Url(redis.url.clone());
+            Some(redis)
+        }
+        RedisTarget::Url(_) => None,
+    };
+    let result = serve_with(config).await;
+    if let Some(redis) = redis {
+        redis.stop().await;
+    }
+    result
+}
+
+async fn serve_with(config: Config) -> Result<(), String> {
+    let public = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("EDGEAUTH_LISTEN: cannot bind {}: {e}", config.listen))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| format!("EDGEAUTH_ADMIN_LISTEN: cannot bind {}: {e}", config.admin_listen))?;
+    if config.dev {
+        tracing::warn!("--dev: ephemeral keys, non-Secure cookie, tickets printed; never use in production");
+    }
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    tracing::info!(
+        public = %public.local_addr().map_err(|e| e.to_string())?,
+        admin = %admin.local_addr().map_err(|e| e.to_string())?,
+        "listening"
+    );
+    server::serve(app, public, admin, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

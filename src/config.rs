@@ -1,0 +1,548 @@
+//! Configuration: every `EDGEAUTH_*` setting, its flag, default and help
+//! text in one table, and the parsing of raw strings into a typed [`Config`].
+//!
+//! Parsing does no I/O (key files are read later, by `app`), and reads its
+//! input through a lookup function so tests feed a map instead of touching
+//! the process environment. Every error names the variable it came from;
+//! `main` turns it into one line and exit status 2.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::password::ScryptCost;
+
+/// One setting: its environment variable, the long flag that mirrors it,
+/// its default (if any) and a line of help.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub var: &'static str,
+    pub flag: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+const fn setting(
+    var: &'static str,
+    flag: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Setting {
+    Setting {
+        var,
+        flag,
+        default,
+        help,
+    }
+}
+
+/// Every setting `edgeauth serve` understands, in the order `--help` and the
+/// README list them.
+pub const SETTINGS: &[Setting] = &[
+    setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address"),
+    setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
+    setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
+    setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
+    setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("32"), "Redis connections per replica"),
+    setting("EDGEAUTH_REDIS_TIMEOUT", "redis-timeout", Some("2s"), "Deadline of one Redis operation (then 503)"),
+    setting("EDGEAUTH_JWT_KEY_FILES", "jwt-key-files", None, "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)"),
+    setting("EDGEAUTH_JWT_TTL", "jwt-ttl", Some("15m"), "Lifetime of an access token"),
+    setting("EDGEAUTH_JWT_ISSUER", "jwt-issuer", Some("edgeauth"), "`iss` claim, checked on verify"),
+    setting("EDGEAUTH_JWT_AUDIENCE", "jwt-audience", None, "`aud` claim, checked on verify when set"),
+    setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
+    setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
+    setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
+    setting("EDGEAUTH_DATA_KEY_FILE", "data-key-file", None, "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)"),
+    setting("EDGEAUTH_COOKIE_SECURE", "cookie-secure", Some("true"), "Secure flag of the refresh cookie (--dev forces false)"),
+    setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
+    setting("EDGEAUTH_COOKIE_DOMAIN", "cookie-domain", None, "Domain attribute of the refresh cookie"),
+    setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
+    setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
+    setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
+    setting("EDGEAUTH_SCRYPT_LOG_N", "scrypt-log-n", Some("17"), "scrypt cost: log2 N (OWASP: 17)"),
+    setting("EDGEAUTH_SCRYPT_R", "scrypt-r", Some("8"), "scrypt block size r"),
+    setting("EDGEAUTH_SCRYPT_P", "scrypt-p", Some("1"), "scrypt parallelism p"),
+    setting("EDGEAUTH_HASH_CONCURRENCY", "hash-concurrency", None, "Password hashes computed at once (default: number of cores)"),
+    setting("EDGEAUTH_HASH_QUEUE", "hash-queue", Some("64"), "Password hashes allowed to wait; past it: 503"),
+    setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
+    setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
+    setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
+    setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
+    setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
+    setting("EDGEAUTH_REQUEST_TIMEOUT", "request-timeout", Some("10s"), "Deadline of one request (then 503)"),
+    setting("EDGEAUTH_HEADER_READ_TIMEOUT", "header-read-timeout", Some("5s"), "Deadline for a client to send its request headers"),
+    setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
+    setting("EDGEAUTH_LOG", "log", Some("info"), "Log level or tracing filter"),
+];
+
+/// A setting whose value could not be used. Displays as one line naming the
+/// variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where Redis is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    Url(String),
+    /// `--dev` without a URL: start a throwaway `redis-server`.
+    Throwaway,
+}
+
+/// `SameSite` attribute of the refresh cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieConfig {
+    pub secure: bool,
+    pub same_site: SameSite,
+    pub domain: Option<String>,
+}
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), 32, self.prefix)
+                    == masked(u32::from(ip).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(net.into(), 128, self.prefix) == masked(ip.into(), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP network"))?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => match p.parse::<u8>() {
+                Ok(p) if p <= width => p,
+                _ => return Err(format!("{s:?} has a bad prefix length")),
+            },
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+/// The typed configuration of `edgeauth serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dev: bool,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub redis: RedisTarget,
+    pub redis_prefix: String,
+    pub redis_pool_size: usize,
+    pub redis_timeout: Duration,
+    /// Empty only in `--dev`, which then signs with an ephemeral key.
+    pub jwt_key_files: Vec<PathBuf>,
+    pub jwt_ttl: Duration,
+    pub jwt_issuer: String,
+    pub jwt_audience: Option<String>,
+    pub refresh_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub sessions_per_account: u32,
+    /// Empty only in `--dev`, which then uses an ephemeral data key.
+    pub data_key_files: Vec<PathBuf>,
+    pub cookie: CookieConfig,
+    pub auto_activate: bool,
+    pub activation_ticket_ttl: Duration,
+    pub reset_ticket_ttl: Duration,
+    pub scrypt: ScryptCost,
+    pub hash_concurrency: usize,
+    pub hash_queue: usize,
+    pub password_min_length: usize,
+    pub password_max_length: usize,
+    pub mfa_issuer: String,
+    pub trusted_proxies: Vec<IpNet>,
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub log: String,
+}
+
+/// Reads one setting: the explicit value if given, else its default.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&'static str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn setting(var: &str) -> Option<&'static Setting> {
+        SETTINGS.iter().find(|s| s.var == var)
+    }
+
+    /// The explicitly given value (environment or flag), trimmed; empty counts as unset.
+    fn explicit(&self, var: &'static str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn raw(&self, var: &'static str) -> Option<String> {
+        self.explicit(var)
+            .or_else(|| Self::setting(var).and_then(|s| s.default).map(str::to_owned))
+    }
+
+    fn parse<T>(
+        &self,
+        var: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.raw(var)
+            .map(|v| parse(&v).map_err(|message| ConfigError { var, message }))
+            .transpose()
+    }
+
+    fn required<T>(
+        &self,
+        var: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        self.parse(var, parse)?.ok_or(ConfigError {
+            var,
+            message: "is required".into(),
+        })
+    }
+
+    fn string(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.required(var, |v| Ok(v.to_owned()))
+    }
+
+    fn list(&self, var: &'static str) -> Vec<String> {
+        self.raw(var)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn bounded(&self, var: &'static str, min: u64, max: u64) -> Result<u64, ConfigError> {
+        self.required(var, |v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| format!("{v:?} is not a whole number in {min}..={max}"))
+        })
+    }
+}
+
+/// Parses `900ms`, `10s`, `15m`, `12h`, `30d` or a bare number of seconds.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let bad = || format!("{v:?} is not a duration (e.g. 900ms, 10s, 15m, 12h, 30d)");
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let ms_per_unit: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(ms_per_unit)
+        .map(Duration::from_millis)
+        .ok_or_else(bad)
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{v:?} is not a boolean (true or false)")),
+    }
+}
+
+fn parse_addr(v: &str) -> Result<SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("{v:?} is not an address like 0.0.0.0:8080"))
+}
+
+fn positive(var: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError {
+            var,
+            message: "must be more than zero".into(),
+        })
+    } else {
+        Ok(d)
+    }
+}
+
+impl Config {
+    /// Builds the configuration from explicitly given values (`lookup`
+    /// returns `None` for an unset variable) and the defaults of [`SETTINGS`].
+    pub fn parse(
+        lookup: &dyn Fn(&'static str) -> Option<String>,
+        dev: bool,
+    ) -> Result<Config, ConfigError> {
+        let r = Reader { lookup };
+        let duration = |var| r.required(var, parse_duration);
+        let positive_duration = |var| duration(var).and_then(|d| positive(var, d));
+
+        let redis = match r.explicit("EDGEAUTH_REDIS_URL") {
+            None if dev => RedisTarget::Throwaway,
+            _ => RedisTarget::Url(r.string("EDGEAUTH_REDIS_URL")?),
+        };
+        if let RedisTarget::Url(url) = &redis {
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+            {
+                return Err(ConfigError {
+                    var: "EDGEAUTH_REDIS_URL",
+                    message: format!("{url:?} is not a redis:// URL"),
+                });
+            }
+        }
+
+        let files = |var: &'static str| -> Result<Vec<PathBuf>, ConfigError> {
+            let files: Vec<PathBuf> = r.list(var).into_iter().map(PathBuf::from).collect();
+            if files.is_empty() && !dev {
+                return Err(ConfigError {
+                    var,
+                    message: "is required (edgeauth keygen writes one; --dev makes an ephemeral one)"
+                        .into(),
+                });
+            }
+            Ok(files)
+        };
+
+        let same_site = r.required("EDGEAUTH_COOKIE_SAMESITE", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "strict" => Ok(SameSite::Strict),
+                "lax" => Ok(SameSite::Lax),
+                "none" => Ok(SameSite::None),
+                _ => Err(format!("{v:?} is not one of strict, lax, none")),
+            }
+        })?;
+
+        let password_min_length = r.bounded("EDGEAUTH_PASSWORD_MIN_LENGTH", 6, 128)? as usize;
+        let password_max_length = r.bounded("EDGEAUTH_PASSWORD_MAX_LENGTH", 6, 128)? as usize;
+        if password_min_length > password_max_length {
+            return Err(ConfigError {
+                var: "EDGEAUTH_PASSWORD_MIN_LENGTH",
+                message: "is larger than EDGEAUTH_PASSWORD_MAX_LENGTH".into(),
+            });
+        }
+
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let hash_concurrency = match r.explicit("EDGEAUTH_HASH_CONCURRENCY") {
+            None => cores,
+            Some(_) => r.bounded("EDGEAUTH_HASH_CONCURRENCY", 1, 256)? as usize,
+        };
+
+        let trusted_proxies = r
+            .list("EDGEAUTH_TRUSTED_PROXIES")
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<Vec<IpNet>, String>>()
+            .map_err(|message| ConfigError {
+                var: "EDGEAUTH_TRUSTED_PROXIES",
+                message,
+            })?;
+
+        let refresh_reuse_grace = duration("EDGEAUTH_REFRESH_REUSE_GRACE")?;
+        let refresh_ttl = positive_duration("EDGEAUTH_REFRESH_TTL")?;
+        if refresh_reuse_grace >= refresh_ttl {
+            return Err(ConfigError {
+                var: "EDGEAUTH_REFRESH_REUSE_GRACE",
+                message: "must be shorter than EDGEAUTH_REFRESH_TTL".into(),
+            });
+        }
+
+        Ok(Config {
+            dev,
+            listen: r.required("EDGEAUTH_LISTEN", parse_addr)?,
+            admin_listen: r.required("EDGEAUTH_ADMIN_LISTEN", parse_addr)?,
+            redis,
+            redis_prefix: r.string("EDGEAUTH_REDIS_PREFIX")?,
+            redis_pool_size: r.bounded("EDGEAUTH_REDIS_POOL_SIZE", 1, 1024)? as usize,
+            redis_timeout: positive_duration("EDGEAUTH_REDIS_TIMEOUT")?,
+            jwt_key_files: files("EDGEAUTH_JWT_KEY_FILES")?,
+            jwt_ttl: positive_duration("EDGEAUTH_JWT_TTL")?,
+            jwt_issuer: r.string("EDGEAUTH_JWT_ISSUER")?,
+            jwt_audience: r.explicit("EDGEAUTH_JWT_AUDIENCE"),
+            refresh_ttl,
+            refresh_reuse_grace,
+            sessions_per_account: r.bounded("EDGEAUTH_SESSIONS_PER_ACCOUNT", 1, 1000)? as u32,
+            data_key_files: files("EDGEAUTH_DATA_KEY_FILE")?,
+            cookie: CookieConfig {
+                secure: !dev && r.required("EDGEAUTH_COOKIE_SECURE", parse_bool)?,
+                same_site,
+                domain: r.explicit("EDGEAUTH_COOKIE_DOMAIN"),
+            },
+            auto_activate: r.required("EDGEAUTH_AUTO_ACTIVATE", parse_bool)?,
+            activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
+            reset_ticket_ttl: positive_duration("EDGEAUTH_RESET_TICKET_TTL")?,
+            scrypt: ScryptCost {
+                log_n: r.bounded("EDGEAUTH_SCRYPT_LOG_N", 10, 22)? as u8,
+                r: r.bounded("EDGEAUTH_SCRYPT_R", 1, 32)? as u32,
+                p: r.bounded("EDGEAUTH_SCRYPT_P", 1, 16)? as u32,
+            },
+            hash_concurrency,
+            hash_queue: r.bounded("EDGEAUTH_HASH_QUEUE", 0, 100_000)? as usize,
+            password_min_length,
+            password_max_length,
+            mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
+            trusted_proxies,
+            cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),
+            request_timeout: positive_duration("EDGEAUTH_REQUEST_TIMEOUT")?,
+            header_read_timeout: positive_duration("EDGEAUTH_HEADER_READ_TIMEOUT")?,
+            shutdown_grace: duration("EDGEAUTH_SHUTDOWN_GRACE")?,
+            log: r.string("EDGEAUTH_LOG")?,
+        })
+    }
+
+    /// Parses from a map of variable → value (tests, embedding).
+    pub fn from_map(map: &HashMap<String, String>, dev: bool) -> Result<Config, ConfigError> {
+        Config::parse(&|var| map.get(var).cloned(), dev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("EDGEAUTH_JWT_KEY_FILES", "a.pem, b.pem"),
+            ("EDGEAUTH_DATA_KEY_FILE", "data.key"),
+        ]
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = Config::from_map(&map(&minimal()), false).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin_listen.to_string(), "0.0.0.0:9090");
+        assert_eq!(c.redis, RedisTarget::Url("redis://127.0.0.1:6379".into()));
+        assert_eq!(c.redis_prefix, "edgeauth:");
+        assert_eq!(c.jwt_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(c.scrypt, ScryptCost::OWASP);
+        assert_eq!(c.jwt_key_files.len(), 2);
+        assert!(c.cookie.secure);
+        assert_eq!(c.cookie.same_site, SameSite::Strict);
+        assert!(!c.auto_activate);
+        assert_eq!(c.sessions_per_account, 50);
+    }
+
+    #[test]
+    fn durations() {
+        for (raw, ms) in [
+            ("900ms", 900),
+            ("10s", 10_000),
+            ("15m", 900_000),
+            ("12h", 43_200_000),
+            ("30d", 2_592_000_000),
+            ("42", 42_000),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_duration(raw).unwrap(), Duration::from_millis(ms), "{raw}");
+        }
+        for raw in ["", "s", "1.5s", "10 s", "-1", "5w", "99999999999999999999d"] {
+            assert!(parse_duration(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("EDGEAUTH_JWT_TTL", "soon"),
+            ("EDGEAUTH_LISTEN", "localhost"),
+            ("EDGEAUTH_COOKIE_SECURE", "maybe"),
+            ("EDGEAUTH_COOKIE_SAMESITE", "sometimes"),
+            ("EDGEAUTH_SCRYPT_LOG_N", "40"),
+            ("EDGEAUTH_PASSWORD_MIN_LENGTH", "3"),
+            ("EDGEAUTH_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("EDGEAUTH_REDIS_URL", "http://x"),
+            ("EDGEAUTH_REFRESH_REUSE_GRACE", "31d"),
+        ] {
+            let mut pairs = minimal();
+            pairs.push((var, value));
+            let err = Config::from_map(&map(&pairs), false).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn keys_are_required_outside_dev() {
+        let err = Config::from_map(&map(&[]), false).unwrap_err();
+        assert_eq!(err.var, "EDGEAUTH_JWT_KEY_FILES");
+        let dev = Config::from_map(&map(&[]), true).unwrap();
+        assert_eq!(dev.redis, RedisTarget::Throwaway);
+        assert!(!dev.cookie.secure);
+    }
+
+    #[test]
+    fn cidr_membership() {
+        let net: IpNet = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.1".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        let any: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(any.contains("8.8.8.8".parse().unwrap()));
+        let one: IpNet = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("::2".parse().unwrap()));
+    }
+}

@@ -1,0 +1,251 @@
+//! HTTP plumbing shared by every handler: the buffered request handed to
+//! handlers, body limits and JSON decoding (SPEC §1), credential extraction
+//! (Bearer header, refresh cookie), client IP, and response builders.
+//!
+//! Knows nothing of Redis or tokens; failures are `error::Error` values.
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue};
+use hyper::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::IpNet;
+use crate::error::{ApiResult, Error};
+
+/// Every response edgeauth sends has a fully buffered body.
+pub type Response = hyper::Response<Full<Bytes>>;
+
+/// Largest request body accepted (SPEC §1).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request whose body has been read (within [`MAX_BODY_BYTES`]).
+#[derive(Debug)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    /// Reads the body of an incoming request, refusing more than 16 KiB
+    /// before reading it when the length is declared, and while reading
+    /// when it is not.
+    pub async fn read(req: hyper::Request<Incoming>, peer: SocketAddr) -> ApiResult<Request> {
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(Error::PayloadTooLarge);
+        }
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Error::PayloadTooLarge);
+            }
+            Err(e) => return Err(Error::invalid_request(format!("Could not read the body: {e}"))),
+        };
+        Ok(Request {
+            method: parts.method,
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers,
+            body,
+            peer,
+        })
+    }
+
+    fn has_body(&self) -> bool {
+        !self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// Decodes a JSON object body into `T` (unknown fields ignored).
+    pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        self.optional_json()?
+            .ok_or_else(|| Error::invalid_request("A JSON object body is required."))
+    }
+
+    /// Like [`Request::json`], but an empty body is `None` (endpoints whose
+    /// body is optional, such as refresh with a cookie).
+    pub fn optional_json<T: DeserializeOwned>(&self) -> ApiResult<Option<T>> {
+        if !self.has_body() {
+            return Ok(None);
+        }
+        if !is_json_content_type(self.headers.get(CONTENT_TYPE)) {
+            return Err(Error::UnsupportedMediaType);
+        }
+        // serde accepts a JSON array for a struct; the spec wants objects only.
+        let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(Error::invalid_request("The body must be a JSON object."));
+        }
+        serde_json::from_slice(&self.body)
+            .map(Some)
+            .map_err(|e| Error::invalid_request(format!("Invalid JSON body: {e}")))
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    pub fn bearer_token(&self) -> Option<&str> {
+        let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+
+    /// The value of the first cookie called `name`, across every `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    }
+
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The client's address: the peer, or — when the peer is a trusted
+    /// proxy — the right-most `X-Forwarded-For` hop that is not itself a
+    /// trusted proxy (left-most hops are written by the client and can lie).
+    pub fn client_ip(&self, trusted: &[IpNet]) -> IpAddr {
+        let peer = self.peer.ip().to_canonical();
+        let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+        if !is_trusted(peer) {
+            return peer;
+        }
+        let hops: Vec<IpAddr> = self
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+            .collect();
+        hops.into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// `application/json`, parameters (e.g. `; charset=utf-8`) in any spacing.
+pub fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    // Serializing our own response types cannot fail; an empty object is a
+    // safe fallback that keeps this path free of panics.
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = hyper::Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub fn text_response(status: StatusCode, text: &'static str) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+pub fn no_content() -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for (value, ok) in [
+            ("application/json", true),
+            ("application/json;charset=utf-8", true),
+            ("Application/JSON ; charset=UTF-8", true),
+            ("application/json ;", true),
+            ("text/plain", false),
+            ("application/jsonx", false),
+            ("application/x-www-form-urlencoded", false),
+            ("", false),
+        ] {
+            let header = HeaderValue::from_str(value).unwrap();
+            assert_eq!(is_json_content_type(Some(&header)), ok, "{value}");
+        }
+        assert!(!is_json_content_type(None));
+    }
+
+    fn request_with(headers: &[(&str, &str)], peer: &str) -> Request {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Request {
+            method: Method::POST,
+            path: "/".into(),
+            query: None,
+            headers: map,
+            body: Bytes::new(),
+            peer: peer.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_peers() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let spoofed = request_with(&[("x-forwarded-for", "1.2.3.4")], "203.0.113.9:5000");
+        assert_eq!(spoofed.client_ip(&trusted).to_string(), "203.0.113.9");
+        let proxied = request_with(
+            &[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.2")],
+            "10.0.0.1:5000",
+        );
+        assert_eq!(proxied.client_ip(&trusted).to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn bearer_and_cookies() {
+        let r = request_with(
+            &[
+                ("authorization", "bearer abc.def"),
+                ("cookie", "a=1; refresh_token=xyz"),
+                ("cookie", "refresh_token=later"),
+            ],
+            "127.0.0.1:1",
+        );
+        assert_eq!(r.bearer_token(), Some("abc.def"));
+        assert_eq!(r.cookie("refresh_token").as_deref(), Some("xyz"));
+        assert_eq!(r.cookie("missing"), None);
+        let basic = request_with(&[("authorization", "Basic abc")], "127.0.0.1:1");
+        assert_eq!(basic.bearer_token(), None);
+    }
+}

@@ -1,0 +1,176 @@
+//! The one routing table: `(method, path)` → handler. No framework.
+//!
+//! Public listener:
+//!
+//! | method      | path                            | handler                              |
+//! |-------------|---------------------------------|--------------------------------------|
+//! | POST        | /auth/register                  | account::register                    |
+//! | POST        | /auth/login                     | session::login                       |
+//! | POST        | /auth/account/activate          | account::activate                    |
+//! | POST        | /auth/account/activate/request  | account::request_activation          |
+//! | POST        | /auth/account/forgot/request    | account::request_password_reset      |
+//! | POST        | /auth/account/forgot            | account::reset_password              |
+//! | POST        | /auth/account/remove            | account::remove                      |
+//! | POST        | /auth/token/refresh             | session::refresh                     |
+//! | POST        | /auth/token/revoke              | session::revoke                      |
+//! | POST        | /auth/logout                    | session::logout                      |
+//! | GET, HEAD   | /auth/verify                    | verify::verify                       |
+//! | GET, HEAD   | /.well-known/jwks.json          | keys::jwks                           |
+//! | GET, HEAD   | /healthz                        | health::healthz                      |
+//! | GET, HEAD   | /readyz                         | health::readyz                       |
+//!
+//! Admin listener: `/healthz` and `/readyz` only.
+//!
+//! Anything else: 404; a known path with another method: 405 + `Allow`.
+//! Paths are matched exactly as sent (no percent-decoding, no trailing
+//! slash folding), so a route has exactly one spelling.
+
+use hyper::Method;
+
+use crate::api::{account, health, keys, session, verify};
+use crate::app::App;
+use crate::error::{ApiResult, Error};
+use crate::http::{Request, Response};
+
+/// A matched route. Its template is the only path text that reaches logs
+/// and metrics, so label values stay bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Register,
+    Login,
+    Activate,
+    ActivateRequest,
+    ForgotRequest,
+    Forgot,
+    Remove,
+    Refresh,
+    Revoke,
+    Logout,
+    Verify,
+    Jwks,
+    Healthz,
+    Readyz,
+}
+
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Public,
+    Admin,
+}
+
+const POST: &str = "POST";
+const GET_HEAD: &str = "GET, HEAD";
+
+impl Route {
+    pub fn template(self) -> &'static str {
+        match self {
+            Route::Register => "/auth/register",
+            Route::Login => "/auth/login",
+            Route::Activate => "/auth/account/activate",
+            Route::ActivateRequest => "/auth/account/activate/request",
+            Route::ForgotRequest => "/auth/account/forgot/request",
+            Route::Forgot => "/auth/account/forgot",
+            Route::Remove => "/auth/account/remove",
+            Route::Refresh => "/auth/token/refresh",
+            Route::Revoke => "/auth/token/revoke",
+            Route::Logout => "/auth/logout",
+            Route::Verify => "/auth/verify",
+            Route::Jwks => "/.well-known/jwks.json",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+        }
+    }
+
+    /// The methods the route answers, as an `Allow` header value.
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Verify | Route::Jwks | Route::Healthz | Route::Readyz => GET_HEAD,
+            _ => POST,
+        }
+    }
+
+    fn accepts(self, method: &Method) -> bool {
+        match self.allow() {
+            GET_HEAD => method == Method::GET || method == Method::HEAD,
+            _ => method == Method::POST,
+        }
+    }
+}
+
+/// Finds the route for a path on a listener, checking the method.
+pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route, Error> {
+    let route = match (listener, path) {
+        (_, "/healthz") => Route::Healthz,
+        (_, "/readyz") => Route::Readyz,
+        (Listener::Admin, _) => return Err(Error::NotFound),
+        (Listener::Public, path) => match path {
+            "/auth/register" => Route::Register,
+            "/auth/login" => Route::Login,
+            "/auth/account/activate" => Route::Activate,
+            "/auth/account/activate/request" => Route::ActivateRequest,
+            "/auth/account/forgot/request" => Route::ForgotRequest,
+            "/auth/account/forgot" => Route::Forgot,
+            "/auth/account/remove" => Route::Remove,
+            "/auth/token/refresh" => Route::Refresh,
+            "/auth/token/revoke" => Route::Revoke,
+            "/auth/logout" => Route::Logout,
+            "/auth/verify" => Route::Verify,
+            "/.well-known/jwks.json" => Route::Jwks,
+            _ => return Err(Error::NotFound),
+        },
+    };
+    if route.accepts(method) {
+        Ok(route)
+    } else {
+        Err(Error::MethodNotAllowed {
+            allow: route.allow(),
+        })
+    }
+}
+
+/// Runs the handler of `route`.
+pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Response> {
+    match route {
+        Route::Register => account::register(app, req).await,
+        Route::Login => session::login(app, req).await,
+        Route::Activate => account::activate(app, req).await,
+        Route::ActivateRequest => account::request_activation(app, req).await,
+        Route::ForgotRequest => account::request_password_reset(app, req).await,
+        Route::Forgot => account::reset_password(app, req).await,
+        Route::Remove => account::remove(app, req).await,
+        Route::Refresh => session::refresh(app, req).await,
+        Route::Revoke => session::revoke(app, req).await,
+        Route::Logout => session::logout(app, req).await,
+        Route::Verify => verify::verify(app, req).await,
+        Route::Jwks => Ok(keys::jwks(app)),
+        Route::Healthz => Ok(health::healthz()),
+        Route::Readyz => health::readyz(app).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn routes_and_methods() {
+        use Listener::*;
+        assert_eq!(resolve(Public, &Method::POST, "/auth/login").unwrap(), Route::Login);
+        assert_eq!(resolve(Public, &Method::HEAD, "/auth/verify").unwrap(), Route::Verify);
+        assert_eq!(resolve(Admin, &Method::GET, "/readyz").unwrap(), Route::Readyz);
+        assert!(matches!(
+            resolve(Public, &Method::GET, "/auth/login"),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
+        assert!(matches!(
+            resolve(Public, &Method::POST, "/healthz"),
+            Err(Error::MethodNotAllowed { allow: "GET, HEAD" })
+        ));
+        for path in ["/auth/login/", "/auth/%6Cogin", "/", "/metrics", "/auth"] {
+            assert!(matches!(resolve(Public, &Method::POST, path), Err(Error::NotFound)), "{path}");
+        }
+        assert!(matches!(resolve(Admin, &Method::POST, "/auth/login"), Err(Error::NotFound)));
+    }
+}

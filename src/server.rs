@@ -1,0 +1,146 @@
+//! Listeners, the accept loop, per-connection HTTP/1.1 with timeouts, the
+//! per-request wrapper (request id, deadline, the one log line) and the
+//! graceful drain.
+//!
+//! [`serve`] takes already-bound listeners and a shutdown future, so tests
+//! bind `127.0.0.1:0` and stop their own server.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::http::{Request, Response};
+use crate::router::{self, Listener};
+
+/// Largest request head (request line + headers) a client may send; larger
+/// ones get `431` from hyper before any handler runs.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Serves the public and admin listeners until `shutdown` resolves, then
+/// drains: `/readyz` turns 503, the listeners close, and in-flight requests
+/// get `shutdown_grace` to finish.
+pub async fn serve(
+    app: App,
+    public: TcpListener,
+    admin: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (accepted, listener) = tokio::select! {
+            accepted = public.accept() => (accepted, Listener::Public),
+            accepted = admin.accept() => (accepted, Listener::Admin),
+            () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => spawn_connection(&app, &graceful, stream, peer, listener),
+            Err(e) => {
+                // Usually EMFILE: back off instead of spinning or exiting.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    app.start_draining();
+    drop((public, admin));
+    tracing::info!("shutting down: draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("drained"),
+        () = tokio::time::sleep(app.config.shutdown_grace) => {
+            tracing::warn!("shutdown grace elapsed with requests still in flight");
+        }
+    }
+}
+
+fn spawn_connection(
+    app: &App,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Listener,
+) {
+    // Responses are small and written at once; don't let Nagle delay them.
+    let _ = stream.set_nodelay(true);
+    let service_app = app.clone();
+    let service = service_fn(move |req| {
+        let app = service_app.clone();
+        async move { Ok::<_, Infallible>(handle(&app, listener, req, peer).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.config.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    });
+}
+
+/// The caller's `X-Request-Id` when it is short and printable, else a new one.
+fn request_id(req: &hyper::Request<Incoming>) -> HeaderValue {
+    req.headers()
+        .get("x-request-id")
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static("-"))
+        })
+}
+
+/// One request: route, read the body, run the handler under the request
+/// deadline, map errors, tag with the request id, log one line.
+async fn handle(
+    app: &App,
+    listener: Listener,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let request_id = request_id(&req);
+    let route = router::resolve(listener, &method, req.uri().path());
+    let template = route.as_ref().map_or("unmatched", |r| r.template());
+    let result = match route {
+        Err(e) => Err(e),
+        Ok(route) => {
+            let work = async {
+                let req = Request::read(req, peer).await?;
+                router::dispatch(app, route, &req).await
+            };
+            tokio::time::timeout(app.config.request_timeout, work)
+                .await
+                .unwrap_or_else(|_| Err(Error::Unavailable("request deadline passed".into())))
+        }
+    };
+    let mut response = result.unwrap_or_else(Error::into_response);
+    tracing::info!(
+        method = %method,
+        route = template,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = request_id.to_str().unwrap_or("-"),
+        "request"
+    );
+    response.headers_mut().insert("x-request-id", request_id);
+    response
+}

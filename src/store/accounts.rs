@@ -1,0 +1,248 @@
+//! Accounts and the email index: registration, lookup, password rehash, removal.
+//!
+//! Registration spans two slots (the account's, the email index's) and so cannot be one script. It
+//! is three, ordered so that a crash or timeout between any two leaves nothing that blocks a later
+//! registration:
+//! 1. `account_create.lua` writes the account with `ready=0` and a 60 s TTL: if we die now it
+//!    expires by itself.
+//! 2. `email_claim.lua` sets the index if absent, else returns its holder.
+//! 3. Claimed → `account_confirm.lua` sets `ready=1` and removes the TTL (if the account already
+//!    expired, the index is released again and the caller gets Unavailable). Held by X whose
+//!    account is missing (a crash after step 2, or between the two steps of a removal) → the index
+//!    is stale: `email_release.lua` deletes it only if it still names X, and the claim is retried
+//!    once. Held by a live X → our provisional account is deleted and the answer is
+//!    `EmailTaken { existing: X }`.
+//!
+//! Readers treat a missing account, `ready=0`, or an index whose account has another email as "no
+//! account", so no interleaving exposes a half-made account.
+
+use std::collections::HashMap;
+
+use deadpool_redis::Connection;
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use super::{Store, StoreResult, bad_reply};
+
+/// How long a provisional (not yet confirmed) account lives.
+const PROVISIONAL_TTL_MS: u64 = 60_000;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: Uuid,
+    /// Normalized.
+    pub email: String,
+    /// PHC string.
+    pub password: String,
+    pub active: bool,
+    /// Unix ms.
+    pub created_at: u64,
+}
+
+/// Redacts the password hash, so an `Account` can be logged.
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("active", &self.active)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct NewAccount<'a> {
+    pub id: Uuid,
+    /// Must already be normalized: the index key is a digest of exactly these bytes.
+    pub email: &'a str,
+    /// PHC string.
+    pub password: &'a str,
+    pub active: bool,
+    pub now_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    EmailTaken { existing: Uuid },
+}
+
+impl Store {
+    pub async fn register(&self, new: NewAccount<'_>) -> StoreResult<Registration> {
+        self.run("register", async {
+            let (k, s) = (self.keys(), self.scripts());
+            let mut conn = self.conn().await?;
+            let (account_key, email_key) = (k.account(new.id), k.email(new.email));
+            let id = new.id.to_string();
+
+            let created: i64 = s
+                .account_create
+                .key(&account_key)
+                .arg(&id)
+                .arg(new.email)
+                .arg(new.password)
+                .arg(if new.active { "1" } else { "0" })
+                .arg(new.now_ms)
+                .arg(PROVISIONAL_TTL_MS)
+                .invoke_async(&mut conn)
+                .await?;
+            if created != 1 {
+                return Err(bad_reply("account id already in use"));
+            }
+
+            let mut released_stale = false;
+            loop {
+                let holder: String = s
+                    .email_claim
+                    .key(&email_key)
+                    .arg(&id)
+                    .invoke_async(&mut conn)
+                    .await?;
+                if holder == id {
+                    let confirmed: i64 = s
+                        .account_confirm
+                        .key(&account_key)
+                        .invoke_async(&mut conn)
+                        .await?;
+                    if confirmed == 1 {
+                        return Ok(Registration::Created);
+                    }
+                    self.release_email(&mut conn, &email_key, &id).await?;
+                    return Err(bad_reply(
+                        "provisional account expired before it was confirmed",
+                    ));
+                }
+                let existing = parse_uuid(&holder)?;
+                let live: bool = conn.exists(k.account(existing)).await?;
+                if live || released_stale {
+                    // Ours was never visible (ready=0): deleting it leaves no trace.
+                    self.delete_account(&mut conn, new.id).await?;
+                    return match live {
+                        true => Ok(Registration::EmailTaken { existing }),
+                        // A second stale holder right after releasing the first: not worth a loop.
+                        false => Err(bad_reply("email index contended")),
+                    };
+                }
+                self.release_email(&mut conn, &email_key, &holder).await?;
+                released_stale = true;
+            }
+        })
+        .await
+    }
+
+    /// Always exactly two round trips (index GET, then HGETALL of the account — of a never-existing
+    /// key when the index is empty) so unknown and known emails cost the same Redis work.
+    pub async fn find_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        self.run("find_by_email", async {
+            let mut conn = self.conn().await?;
+            let holder: Option<String> = conn.get(self.keys().email(email)).await?;
+            // The nil UUID is never an account id (they are v4).
+            let id = holder
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?
+                .unwrap_or(Uuid::nil());
+            let fields: HashMap<String, String> = conn.hgetall(self.keys().account(id)).await?;
+            // A mismatching email means a stale index: not this email's account.
+            Ok(parse_account(fields)?.filter(|a| holder.is_some() && a.email == email))
+        })
+        .await
+    }
+
+    pub async fn account(&self, id: Uuid) -> StoreResult<Option<Account>> {
+        self.run("account", async {
+            let mut conn = self.conn().await?;
+            let fields: HashMap<String, String> = conn.hgetall(self.keys().account(id)).await?;
+            parse_account(fields)
+        })
+        .await
+    }
+
+    /// Compare-and-set (rehash on login): replaces the hash only if it still equals `old`. Returns
+    /// whether it did.
+    pub async fn replace_password_hash(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
+        self.run("replace_password_hash", async {
+            let mut conn = self.conn().await?;
+            let replaced: i64 = self
+                .scripts()
+                .password_replace
+                .key(self.keys().account(id))
+                .arg(old)
+                .arg(new)
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(replaced == 1)
+        })
+        .await
+    }
+
+    /// Deletes the account and all its sessions, then releases its email index (CAS). false when it
+    /// did not exist. The index is released even then: it cleans up after a removal that died
+    /// between its two steps.
+    pub async fn remove_account(&self, id: Uuid, email: &str) -> StoreResult<bool> {
+        self.run("remove_account", async {
+            let mut conn = self.conn().await?;
+            let existed = self.delete_account(&mut conn, id).await?;
+            let email_key = self.keys().email(email);
+            self.release_email(&mut conn, &email_key, &id.to_string())
+                .await?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    /// `account_remove.lua`: the account and all its sessions. Whether it existed.
+    async fn delete_account(&self, conn: &mut Connection, id: Uuid) -> StoreResult<bool> {
+        let k = self.keys();
+        let existed: i64 = self
+            .scripts()
+            .account_remove
+            .key(k.account(id))
+            .key(k.sessions(id))
+            .arg(k.session_prefix(id))
+            .invoke_async(conn)
+            .await?;
+        Ok(existed == 1)
+    }
+
+    /// `email_release.lua`: deletes the index only while it still names `holder`.
+    async fn release_email(
+        &self,
+        conn: &mut Connection,
+        email_key: &str,
+        holder: &str,
+    ) -> StoreResult<()> {
+        let _: i64 = self
+            .scripts()
+            .email_release
+            .key(email_key)
+            .arg(holder)
+            .invoke_async(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(super) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(s).map_err(|_| bad_reply("an account id that is not a UUID"))
+}
+
+/// None for a missing or provisional (`ready` not "1") account.
+fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>> {
+    if f.get("ready").map(String::as_str) != Some("1") {
+        return Ok(None);
+    }
+    let mut take = |name: &str| {
+        f.remove(name)
+            .ok_or_else(|| bad_reply(format!("account without {name}")))
+    };
+    Ok(Some(Account {
+        id: parse_uuid(&take("id")?)?,
+        email: take("email")?,
+        password: take("password")?,
+        active: take("active")? == "1",
+        created_at: take("created_at")?
+            .parse()
+            .map_err(|_| bad_reply("account created_at"))?,
+    }))
+}

@@ -1,0 +1,104 @@
+//! The Redis key layout — the only place key names are spelled (DESIGN.md "store/").
+//!
+//! Every key of one account carries the hash tag `{<account id>}`, so each script touching an
+//! account is single-slot in Redis Cluster. The email index is named by a SHA-256 of the normalized
+//! email, so key names hold no personal data. Imports nothing from the rest of the crate.
+
+use std::fmt::Write;
+
+use uuid::Uuid;
+
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// `P{A}:` — `Uuid`'s Display is the lowercase hyphenated form.
+    fn tag(&self, account: Uuid) -> String {
+        format!("{}{{{account}}}:", self.prefix)
+    }
+
+    /// HASH id, email, password, active, ready, created_at.
+    pub fn account(&self, account: Uuid) -> String {
+        self.tag(account) + "account"
+    }
+
+    /// ZSET of the account's refresh families, scored by last use.
+    pub fn sessions(&self, account: Uuid) -> String {
+        self.tag(account) + "sessions"
+    }
+
+    /// What scripts prepend to a family id to name its hash (same tag, same slot).
+    pub fn session_prefix(&self, account: Uuid) -> String {
+        self.tag(account) + "session:"
+    }
+
+    /// HASH of one refresh family.
+    pub fn session(&self, account: Uuid, family: Uuid) -> String {
+        format!("{}{family}", self.session_prefix(account))
+    }
+
+    /// HASH purpose: the authoritative ticket, in the account's slot.
+    pub fn ticket(&self, account: Uuid, ticket: Uuid) -> String {
+        format!("{}ticket:{ticket}", self.tag(account))
+    }
+
+    /// STRING → account id: how a bare ticket finds its account's slot.
+    pub fn ticket_pointer(&self, ticket: Uuid) -> String {
+        format!("{}ticket:{ticket}", self.prefix)
+    }
+
+    /// STRING → account id. `email` must already be normalized (trimmed, lowercased).
+    pub fn email(&self, email: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, email.as_bytes());
+        let mut key = format!("{}email:", self.prefix);
+        for b in digest.as_ref() {
+            let _ = write!(key, "{b:02x}");
+        }
+        key
+    }
+
+    /// STREAM of events.
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let k = Keys::new("edgeauth:");
+        let a = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let f = Uuid::from_u128(1);
+        let tag = "edgeauth:{01234567-89ab-cdef-0123-456789abcdef}:";
+        assert_eq!(k.account(a), format!("{tag}account"));
+        assert_eq!(k.sessions(a), format!("{tag}sessions"));
+        assert_eq!(
+            k.session(a, f),
+            format!("{tag}session:00000000-0000-0000-0000-000000000001")
+        );
+        assert_eq!(
+            k.ticket(a, f),
+            format!("{tag}ticket:00000000-0000-0000-0000-000000000001")
+        );
+        assert_eq!(
+            k.ticket_pointer(f),
+            "edgeauth:ticket:00000000-0000-0000-0000-000000000001"
+        );
+        assert_eq!(k.events(), "edgeauth:events");
+        // SHA-256("abc"), the FIPS 180-2 test vector.
+        assert_eq!(
+            k.email("abc"),
+            "edgeauth:email:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Redis: every piece of edgeauth state, behind typed async operations.
+//!
+//! Owns the connection pool, the key layout (`keys`, private: nothing else knows a key name), the
+//! Lua scripts (`scripts`, one atomic state change per file in `lua/`) and the operations built on
+//! them: `accounts`, `tickets`, `sessions`, `events`. Must not import hyper or `auth`; never reads
+//! the clock (time arrives as `now_ms`). Every operation runs under `op_timeout`, and every failure
+//! — pool, connection, timeout, an unexpected reply — becomes [`StoreError::Unavailable`], which
+//! the API answers with 503.
+
+pub mod accounts;
+pub mod events;
+mod keys;
+mod scripts;
+pub mod sessions;
+#[cfg(test)]
+mod test_redis;
+#[cfg(test)]
+mod tests;
+pub mod tickets;
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use deadpool_redis::{Connection, Pool, Runtime};
+
+pub use accounts::{Account, NewAccount, Registration};
+pub use events::{Event, EventKind};
+pub use sessions::{Rotation, SessionMeta};
+pub use tickets::TicketPurpose;
+
+use keys::Keys;
+use scripts::Scripts;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "edgeauth:";
+
+/// Why a store operation failed. There is one variant on purpose: to a caller every Redis failure
+/// means "try again later"; the text is for logs only (it never holds a secret, and is never sent
+/// to clients).
+#[derive(Debug)]
+pub enum StoreError {
+    Unavailable(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(why) => write!(f, "redis unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<deadpool_redis::PoolError> for StoreError {
+    fn from(e: deadpool_redis::PoolError) -> Self {
+        StoreError::Unavailable(format!("pool: {e}"))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How to reach Redis. No `Debug`: the URL may carry a password.
+#[derive(Clone)]
+pub struct StoreConfig {
+    pub url: String,
+    /// Prepended to every key; must not contain `{` or `}` (they would break the per-account hash
+    /// tags).
+    pub prefix: String,
+    pub pool_size: usize,
+    /// Bound on one whole operation, including waiting for a pooled connection.
+    pub op_timeout: Duration,
+}
+
+/// The handle to all state. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    keys: Keys,
+    scripts: Scripts,
+    op_timeout: Duration,
+}
+
+impl Store {
+    /// Builds the pool and hashes the scripts. Does no I/O: connections open on first use, so the
+    /// server can start before Redis does (and `/readyz` says so meanwhile).
+    pub fn new(cfg: &StoreConfig) -> StoreResult<Store> {
+        if cfg.prefix.contains(['{', '}']) {
+            return Err(StoreError::Unavailable(
+                "key prefix must not contain '{' or '}'".into(),
+            ));
+        }
+        let pool = deadpool_redis::Config::from_url(cfg.url.as_str())
+            .builder()
+            .map_err(|e| StoreError::Unavailable(format!("redis config: {e}")))?
+            .max_size(cfg.pool_size.max(1))
+            .wait_timeout(Some(cfg.op_timeout))
+            .create_timeout(Some(cfg.op_timeout))
+            .recycle_timeout(Some(cfg.op_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("redis pool: {e}")))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                keys: Keys::new(&cfg.prefix),
+                scripts: Scripts::new(),
+                op_timeout: cfg.op_timeout,
+            }),
+        })
+    }
+
+    /// One PING (readiness).
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.run("ping", async {
+            let mut conn = self.conn().await?;
+            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Pool state for metrics: (connections open, connections idle, tasks waiting).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let s = self.inner.pool.status();
+        (s.size, s.available, s.waiting)
+    }
+
+    fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+
+    /// One pooled connection per operation; multi-step operations reuse it. (deadpool checks each
+    /// connection on checkout with UNWATCH + PING: one extra round trip per operation, see
+    /// MEASURED.md.)
+    async fn conn(&self) -> StoreResult<Connection> {
+        Ok(self.inner.pool.get().await?)
+    }
+
+    /// Runs one whole operation under `op_timeout`, labelling its failure for the logs. Dropping a
+    /// timed-out operation is safe: every state change is one script, and multi-step ones are
+    /// designed to be cut short.
+    async fn run<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        match tokio::time::timeout(self.inner.op_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(StoreError::Unavailable(why))) => {
+                Err(StoreError::Unavailable(format!("{op}: {why}")))
+            }
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{op}: timed out after {:?}",
+                self.inner.op_timeout
+            ))),
+        }
+    }
+}
+
+/// An "unexpected reply" failure.
+fn bad_reply(what: impl fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("unexpected reply: {what}"))
+}

@@ -1,0 +1,195 @@
+//! Sessions: one refresh-token family each, with its generation counter and metadata (never token
+//! material).
+//!
+//! `P{A}:session:F` holds the family; the zset `P{A}:sessions` indexes an account's families by
+//! last use, so the cap can evict the least recently used and removal can find them all. Both
+//! slide: every write renews their TTL, and the zset's is renewed whenever a hash's is, so it never
+//! expires before a live family.
+
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use super::{Store, StoreResult, bad_reply};
+
+/// Longest user agent kept, in bytes.
+const USER_AGENT_MAX: usize = 256;
+
+pub struct SessionMeta<'a> {
+    /// Truncated to 256 bytes (at a char boundary).
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+}
+
+/// The outcome of presenting generation g of a family (SPEC §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// g was current: the family moved to this generation.
+    Advanced(u64),
+    /// g was the previous one, within the grace: hand out this (current) generation again.
+    Repeated(u64),
+    /// Any other generation: the family has been revoked.
+    Reused,
+    /// No such family (expired, revoked, evicted).
+    Unknown,
+}
+
+impl Store {
+    /// Creates family F at generation 0 for an existing ready account; prunes expired members,
+    /// enforces the cap by evicting least-recently-used families (deleting their hashes). false
+    /// when the account does not exist.
+    pub async fn create_session(
+        &self,
+        account: Uuid,
+        family: Uuid,
+        meta: SessionMeta<'_>,
+        now_ms: u64,
+        ttl_ms: u64,
+        cap: u32,
+    ) -> StoreResult<bool> {
+        self.run("create_session", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let ttl_ms = ttl_ms.max(1);
+            let created: i64 = self
+                .scripts()
+                .session_create
+                .key(k.account(account))
+                .key(k.sessions(account))
+                .key(k.session(account, family))
+                .arg(now_ms)
+                .arg(ttl_ms)
+                .arg(cap.max(1))
+                .arg(now_ms.saturating_sub(ttl_ms))
+                .arg(k.session_prefix(account))
+                .arg(family.to_string())
+                .arg(truncate(meta.user_agent, USER_AGENT_MAX))
+                .arg(meta.ip)
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(created == 1)
+        })
+        .await
+    }
+
+    /// SPEC §3 rotation in one script: presented g, current c:
+    ///  g == c → c+1 (rotated_at = last_used_at = now, renew TTLs) → Advanced(c+1)
+    ///  g == c-1 and grace_ms > 0 and now - rotated_at <= grace_ms → Repeated(c)  (no change)
+    ///  family missing → Unknown; anything else → delete the family → Reused
+    pub async fn rotate_session(
+        &self,
+        account: Uuid,
+        family: Uuid,
+        generation: u64,
+        now_ms: u64,
+        grace_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<Rotation> {
+        self.run("rotate_session", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let (status, generation): (String, u64) = self
+                .scripts()
+                .session_rotate
+                .key(k.session(account, family))
+                .key(k.sessions(account))
+                .arg(family.to_string())
+                .arg(generation)
+                .arg(now_ms)
+                .arg(grace_ms)
+                .arg(ttl_ms.max(1))
+                .invoke_async(&mut conn)
+                .await?;
+            match status.as_str() {
+                "advanced" => Ok(Rotation::Advanced(generation)),
+                "repeated" => Ok(Rotation::Repeated(generation)),
+                "reused" => Ok(Rotation::Reused),
+                "unknown" => Ok(Rotation::Unknown),
+                other => Err(bad_reply(format!("rotation status {other:?}"))),
+            }
+        })
+        .await
+    }
+
+    /// One EXISTS (what `/auth/verify` asks per request).
+    pub async fn session_exists(&self, account: Uuid, family: Uuid) -> StoreResult<bool> {
+        self.run("session_exists", async {
+            let mut conn = self.conn().await?;
+            Ok(conn.exists(self.keys().session(account, family)).await?)
+        })
+        .await
+    }
+
+    /// false when the family did not exist.
+    pub async fn revoke_session(&self, account: Uuid, family: Uuid) -> StoreResult<bool> {
+        self.run("revoke_session", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let existed: i64 = self
+                .scripts()
+                .session_revoke
+                .key(k.session(account, family))
+                .key(k.sessions(account))
+                .arg(family.to_string())
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(existed == 1)
+        })
+        .await
+    }
+
+    /// Revokes every family of the account; returns how many existed.
+    pub async fn revoke_all_sessions(&self, account: Uuid) -> StoreResult<u64> {
+        self.run("revoke_all_sessions", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            Ok(self
+                .scripts()
+                .sessions_revoke_all
+                .key(k.sessions(account))
+                .arg(k.session_prefix(account))
+                .invoke_async(&mut conn)
+                .await?)
+        })
+        .await
+    }
+
+    /// The family's current generation (tests, diagnostics).
+    pub async fn session_generation(
+        &self,
+        account: Uuid,
+        family: Uuid,
+    ) -> StoreResult<Option<u64>> {
+        self.run("session_generation", async {
+            let mut conn = self.conn().await?;
+            Ok(conn
+                .hget(self.keys().session(account, family), "gen")
+                .await?)
+        })
+        .await
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncate_keeps_char_boundaries() {
+        assert_eq!(truncate("abc", 256), "abc");
+        assert_eq!(truncate("abcdef", 4), "abcd");
+        assert_eq!(truncate("aé", 2), "a"); // 'é' is two bytes
+        assert_eq!(truncate(&"x".repeat(300), 256).len(), 256);
+    }
+}

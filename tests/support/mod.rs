@@ -1,0 +1,421 @@
+//! Test harness: a real `redis-server` per test on a free loopback port (no
+//! persistence, killed on drop) and an in-process edgeauth on `127.0.0.1:0`,
+//! talked to over HTTP. Never touches the machine's own Redis.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use edgeauth::app::App;
+use edgeauth::config::Config;
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, SET_COOKIE};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A `redis-server` child on its own port.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = edgeauth::dev::free_port().expect("free port");
+        let mut redis = Redis { child: None, port };
+        redis.spawn();
+        redis
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}); the tests need it: \
+                     sudo apt-get install -y redis-server (or run .ci/run, which installs it)"
+                )
+            });
+        self.child = Some(child);
+        for _ in 0..200 {
+            if let Ok(mut conn) = self.client().get_connection() {
+                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server on port {} did not come up", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("redis url")
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().expect("redis connection")
+    }
+
+    /// Kills the server (its data is gone: no persistence).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts an empty server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Every event in the stream, oldest first, as field maps.
+    pub fn events(&self) -> Vec<HashMap<String, String>> {
+        let mut conn = self.conn();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg("edgeauth:events")
+            .arg("-")
+            .arg("+")
+            .query(&mut conn)
+            .expect("XRANGE");
+        reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .map
+                    .into_iter()
+                    .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap_or_default()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The events of one type.
+    pub fn events_of(&self, kind: &str) -> Vec<HashMap<String, String>> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.get("type").map(String::as_str) == Some(kind))
+            .collect()
+    }
+
+    /// The ticket of the newest event of `kind` for `email`.
+    pub fn ticket(&self, kind: &str, email: &str) -> String {
+        self.events_of(kind)
+            .into_iter()
+            .rev()
+            .find(|e| e.get("email").map(String::as_str) == Some(email))
+            .and_then(|e| e.get("ticket").cloned())
+            .unwrap_or_else(|| panic!("no {kind} event with a ticket for {email}"))
+    }
+
+    /// Every key and its value rendered as text (a "dump" for leak checks).
+    pub fn dump(&self) -> String {
+        let mut conn = self.conn();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
+        let mut out = String::new();
+        for key in keys {
+            let dumped: Vec<u8> = redis::cmd("DUMP").arg(&key).query(&mut conn).unwrap_or_default();
+            out.push_str(&key);
+            out.push('\n');
+            out.push_str(&String::from_utf8_lossy(&dumped));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("edgeauth-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running edgeauth with its own Redis.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub redis: Redis,
+    /// The PEM of the signing key (tests craft their own tokens with it).
+    pub signing_pem: String,
+    pub http: reqwest::Client,
+    pub app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+/// Settings every test server uses unless overridden: a cheap scrypt cost
+/// (hashing is not what these tests measure) and short timeouts.
+const BASE: &[(&str, &str)] = &[
+    ("EDGEAUTH_SCRYPT_LOG_N", "10"),
+    ("EDGEAUTH_REDIS_TIMEOUT", "1s"),
+    ("EDGEAUTH_REQUEST_TIMEOUT", "3s"),
+    ("EDGEAUTH_SHUTDOWN_GRACE", "5s"),
+    ("EDGEAUTH_COOKIE_SECURE", "false"),
+];
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::with(&[]).await
+    }
+
+    /// Starts with extra `EDGEAUTH_*` settings (override the base ones).
+    pub async fn with(settings: &[(&str, &str)]) -> TestServer {
+        TestServer::with_redis(Redis::start(), settings).await
+    }
+
+    pub async fn with_redis(redis: Redis, settings: &[(&str, &str)]) -> TestServer {
+        let dir = TempDir::new();
+        let signing_pem = edgeauth::auth::jwt::generate_pkcs8_pem().expect("keygen");
+        let key = dir.write("signing.pem", &signing_pem);
+        let data_key = dir.write(
+            "data.key",
+            &edgeauth::auth::keys::generate_data_key_base64().expect("data key"),
+        );
+        let mut map: HashMap<String, String> = BASE
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert("EDGEAUTH_REDIS_URL".into(), redis.url());
+        map.insert("EDGEAUTH_JWT_KEY_FILES".into(), key.display().to_string());
+        map.insert("EDGEAUTH_DATA_KEY_FILE".into(), data_key.display().to_string());
+        for (k, v) in settings {
+            map.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_map(&map, false).expect("test config");
+        let app = App::build(config).await.expect("build app");
+        let public = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        let addr = public.local_addr().expect("addr");
+        let admin_addr = admin.local_addr().expect("admin addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(edgeauth::server::serve(app.clone(), public, admin, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            admin: admin_addr,
+            redis,
+            signing_pem,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("client"),
+            app,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin, path)
+    }
+
+    /// POST a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    /// POST a JSON body with a Bearer token.
+    pub async fn post_bearer(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body))
+            .await
+    }
+
+    /// POST with only a refresh cookie (no body).
+    pub async fn post_cookie(&self, path: &str, refresh_token: &str) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header(COOKIE, format!("refresh_token={refresh_token}")),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn verify(&self, token: &str) -> Reply {
+        self.send(self.http.get(self.url("/auth/verify")).bearer_auth(token))
+            .await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request");
+        Reply::read(response).await
+    }
+
+    /// Registers and activates an account (through the activation ticket).
+    pub async fn create_account(&self, email: &str) {
+        let r = self
+            .post("/auth/register", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 204, "register: {}", r.text);
+        let ticket = self.redis.ticket("account.registered", email);
+        let r = self
+            .post("/auth/account/activate", json!({ "ticket": ticket }))
+            .await;
+        assert_eq!(r.status, 204, "activate: {}", r.text);
+    }
+
+    /// Logs in and returns (jwt, refresh token).
+    pub async fn login(&self, email: &str) -> (String, String) {
+        let r = self
+            .post("/auth/login", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 200, "login: {}", r.text);
+        (r.jwt(), r.refresh_cookie().expect("refresh cookie"))
+    }
+
+    /// Creates, activates and logs in an account; returns (jwt, refresh token).
+    pub async fn signed_in(&self, email: &str) -> (String, String) {
+        self.create_account(email).await;
+        self.login(email).await
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    pub fn jwt(&self) -> String {
+        self.json()["jwt_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no jwt_token in {}", self.text))
+            .to_owned()
+    }
+
+    /// The `error` code of a JSON error body, checking its shape.
+    pub fn error(&self) -> String {
+        assert_eq!(
+            self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "error body must be JSON: {}",
+            self.text
+        );
+        let body = self.json();
+        assert!(body["message"].is_string(), "no message in {}", self.text);
+        body["error"].as_str().expect("error code").to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The raw `Set-Cookie` header for `refresh_token`, if any.
+    pub fn set_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("refresh_token="))
+            .map(str::to_owned)
+    }
+
+    /// The refresh token set by this response (None when absent or cleared).
+    pub fn refresh_cookie(&self) -> Option<String> {
+        let cookie = self.set_cookie()?;
+        let value = cookie
+            .trim_start_matches("refresh_token=")
+            .split(';')
+            .next()?
+            .to_owned();
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// Whether this response clears the refresh cookie.
+    pub fn clears_cookie(&self) -> bool {
+        self.set_cookie()
+            .is_some_and(|c| c.starts_with("refresh_token=;") && c.contains("Max-Age=0"))
+    }
+}
