@@ -81,7 +81,9 @@ impl App {
     /// Redis that is down at start only makes `/readyz` fail).
     pub async fn build(config: Config) -> Result<App, BuildError> {
         let RedisTarget::Url(url) = &config.redis else {
-            return Err(BuildError("EDGEAUTH_REDIS_URL: no Redis to connect to".into()));
+            return Err(BuildError(
+                "EDGEAUTH_REDIS_URL: no Redis to connect to".into(),
+            ));
         };
         let store = Store::new(&StoreConfig {
             url: url.clone(),
@@ -94,14 +96,20 @@ impl App {
         let jwt = if config.jwt_key_files.is_empty() {
             JwtKeys::ephemeral()
         } else {
-            JwtKeys::from_pems(&read_files("EDGEAUTH_JWT_KEY_FILES", &config.jwt_key_files)?)
+            JwtKeys::from_pems(&read_files(
+                "EDGEAUTH_JWT_KEY_FILES",
+                &config.jwt_key_files,
+            )?)
         }
         .map_err(|e| BuildError(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
 
         let data_keys = if config.data_key_files.is_empty() {
             DataKeys::ephemeral()
         } else {
-            DataKeys::from_files(&read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files)?)
+            DataKeys::from_files(&read_files(
+                "EDGEAUTH_DATA_KEY_FILE",
+                &config.data_key_files,
+            )?)
         }
         .map_err(|e| BuildError(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
@@ -160,11 +168,11 @@ impl App {
     /// ticket) so a person can follow the flows without a mailer.
     pub async fn emit(&self, event: Event<'_>) -> ApiResult<()> {
         if self.config.dev {
+            let ticket = event.ticket.map(|t| t.to_string()).unwrap_or_default();
             tracing::info!(
                 event = event.kind.as_str(),
-                user_id = ?event.user_id,
-                email = event.email,
-                ticket = ?event.ticket,
+                email = event.email.unwrap_or(""),
+                ticket = %ticket,
                 "event (dev mode prints tickets)"
             );
         }

@@ -4,7 +4,7 @@
 //! the throwaway Redis of `--dev`, and returns the process exit code
 //! (2 for a bad setting, 1 when the server cannot start).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -39,20 +39,18 @@ fn command() -> Command {
                 .help(help),
         );
     }
-    let keygen = Command::new("keygen")
-        .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
-        .arg(
-            Arg::new("data-key")
-                .long("data-key")
-                .action(ArgAction::SetTrue)
-                .help("Write a 32-byte data key (base64) instead of a signing key"),
-        )
-        .arg(
-            Arg::new("out")
-                .long("out")
-                .value_name("FILE")
-                .help("Write to FILE (created with mode 0600, never overwritten) instead of stdout"),
-        );
+    let keygen =
+        Command::new("keygen")
+            .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
+            .arg(
+                Arg::new("data-key")
+                    .long("data-key")
+                    .action(ArgAction::SetTrue)
+                    .help("Write a 32-byte data key (base64) instead of a signing key"),
+            )
+            .arg(Arg::new("out").long("out").value_name("FILE").help(
+                "Write to FILE (created with mode 0600, never overwritten) instead of stdout",
+            ));
     Command::new("edgeauth")
         .version(env!("CARGO_PKG_VERSION"))
         .about("A small, stateless, Redis-backed authentication server")
@@ -119,7 +117,10 @@ fn serve(m: &ArgMatches) -> ExitCode {
         }
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("edgeauth: cannot start the runtime: {e}");
@@ -139,7 +140,10 @@ fn serve(m: &ArgMatches) -> ExitCode {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only on a terminal: piped or collected logs stay plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if config.dev {
         builder.compact().init();
     } else {
@@ -151,7 +155,7 @@ async fn serve_until_signal(mut config: Config) -> Result<(), String> {
     let redis = match config.redis {
         RedisTarget::Throwaway => {
             let redis = ThrowawayRedis::start().await?;
-            tracing::info!(url = %redis.url, pid = ?redis.pid(), "started a throwaway redis-server (--dev)");
+            tracing::info!(url = %redis.url, pid = redis.pid().unwrap_or(0), "started a throwaway redis-server (--dev)");
             config.redis = RedisTarget::Url(redis.url.clone());
             Some(redis)
         }
@@ -168,11 +172,16 @@ async fn serve_with(config: Config) -> Result<(), String> {
     let public = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("EDGEAUTH_LISTEN: cannot bind {}: {e}", config.listen))?;
-    let admin = TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|e| format!("EDGEAUTH_ADMIN_LISTEN: cannot bind {}: {e}", config.admin_listen))?;
+    let admin = TcpListener::bind(config.admin_listen).await.map_err(|e| {
+        format!(
+            "EDGEAUTH_ADMIN_LISTEN: cannot bind {}: {e}",
+            config.admin_listen
+        )
+    })?;
     if config.dev {
-        tracing::warn!("--dev: ephemeral keys, non-Secure cookie, tickets printed; never use in production");
+        tracing::warn!(
+            "--dev: ephemeral keys, non-Secure cookie, tickets printed; never use in production"
+        );
     }
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(

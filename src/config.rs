@@ -41,40 +41,210 @@ const fn setting(
 /// Every setting `edgeauth serve` understands, in the order `--help` and the
 /// README list them.
 pub const SETTINGS: &[Setting] = &[
-    setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address"),
-    setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
-    setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
-    setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
-    setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("32"), "Redis connections per replica"),
-    setting("EDGEAUTH_REDIS_TIMEOUT", "redis-timeout", Some("2s"), "Deadline of one Redis operation (then 503)"),
-    setting("EDGEAUTH_JWT_KEY_FILES", "jwt-key-files", None, "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)"),
-    setting("EDGEAUTH_JWT_TTL", "jwt-ttl", Some("15m"), "Lifetime of an access token"),
-    setting("EDGEAUTH_JWT_ISSUER", "jwt-issuer", Some("edgeauth"), "`iss` claim, checked on verify"),
-    setting("EDGEAUTH_JWT_AUDIENCE", "jwt-audience", None, "`aud` claim, checked on verify when set"),
-    setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
-    setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
-    setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
-    setting("EDGEAUTH_DATA_KEY_FILE", "data-key-file", None, "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)"),
-    setting("EDGEAUTH_COOKIE_SECURE", "cookie-secure", Some("true"), "Secure flag of the refresh cookie (--dev forces false)"),
-    setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
-    setting("EDGEAUTH_COOKIE_DOMAIN", "cookie-domain", None, "Domain attribute of the refresh cookie"),
-    setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
-    setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
-    setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
-    setting("EDGEAUTH_SCRYPT_LOG_N", "scrypt-log-n", Some("17"), "scrypt cost: log2 N (OWASP: 17)"),
-    setting("EDGEAUTH_SCRYPT_R", "scrypt-r", Some("8"), "scrypt block size r"),
-    setting("EDGEAUTH_SCRYPT_P", "scrypt-p", Some("1"), "scrypt parallelism p"),
-    setting("EDGEAUTH_HASH_CONCURRENCY", "hash-concurrency", None, "Password hashes computed at once (default: number of cores)"),
-    setting("EDGEAUTH_HASH_QUEUE", "hash-queue", Some("64"), "Password hashes allowed to wait; past it: 503"),
-    setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
-    setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
-    setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
-    setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
-    setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
-    setting("EDGEAUTH_REQUEST_TIMEOUT", "request-timeout", Some("10s"), "Deadline of one request (then 503)"),
-    setting("EDGEAUTH_HEADER_READ_TIMEOUT", "header-read-timeout", Some("5s"), "Deadline for a client to send its request headers"),
-    setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
-    setting("EDGEAUTH_LOG", "log", Some("info"), "Log level or tracing filter"),
+    setting(
+        "EDGEAUTH_LISTEN",
+        "listen",
+        Some("0.0.0.0:8080"),
+        "Public API address",
+    ),
+    setting(
+        "EDGEAUTH_ADMIN_LISTEN",
+        "admin-listen",
+        Some("0.0.0.0:9090"),
+        "Admin address (/healthz, /readyz, /metrics)",
+    ),
+    setting(
+        "EDGEAUTH_REDIS_URL",
+        "redis-url",
+        Some("redis://127.0.0.1:6379"),
+        "Redis URL (with --dev and no URL: a throwaway redis-server)",
+    ),
+    setting(
+        "EDGEAUTH_REDIS_PREFIX",
+        "redis-prefix",
+        Some("edgeauth:"),
+        "Prefix of every Redis key",
+    ),
+    setting(
+        "EDGEAUTH_REDIS_POOL_SIZE",
+        "redis-pool-size",
+        Some("32"),
+        "Redis connections per replica",
+    ),
+    setting(
+        "EDGEAUTH_REDIS_TIMEOUT",
+        "redis-timeout",
+        Some("2s"),
+        "Deadline of one Redis operation (then 503)",
+    ),
+    setting(
+        "EDGEAUTH_JWT_KEY_FILES",
+        "jwt-key-files",
+        None,
+        "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)",
+    ),
+    setting(
+        "EDGEAUTH_JWT_TTL",
+        "jwt-ttl",
+        Some("15m"),
+        "Lifetime of an access token",
+    ),
+    setting(
+        "EDGEAUTH_JWT_ISSUER",
+        "jwt-issuer",
+        Some("edgeauth"),
+        "`iss` claim, checked on verify",
+    ),
+    setting(
+        "EDGEAUTH_JWT_AUDIENCE",
+        "jwt-audience",
+        None,
+        "`aud` claim, checked on verify when set",
+    ),
+    setting(
+        "EDGEAUTH_REFRESH_TTL",
+        "refresh-ttl",
+        Some("30d"),
+        "Idle lifetime of a refresh-token family (renewed on each rotation)",
+    ),
+    setting(
+        "EDGEAUTH_REFRESH_REUSE_GRACE",
+        "refresh-reuse-grace",
+        Some("10s"),
+        "Window in which the previous refresh token gets the same successor (0 = strict)",
+    ),
+    setting(
+        "EDGEAUTH_SESSIONS_PER_ACCOUNT",
+        "sessions-per-account",
+        Some("50"),
+        "Refresh families kept per account; the least recently used goes",
+    ),
+    setting(
+        "EDGEAUTH_DATA_KEY_FILE",
+        "data-key-file",
+        None,
+        "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)",
+    ),
+    setting(
+        "EDGEAUTH_COOKIE_SECURE",
+        "cookie-secure",
+        Some("true"),
+        "Secure flag of the refresh cookie (--dev forces false)",
+    ),
+    setting(
+        "EDGEAUTH_COOKIE_SAMESITE",
+        "cookie-samesite",
+        Some("strict"),
+        "SameSite of the refresh cookie: strict, lax or none",
+    ),
+    setting(
+        "EDGEAUTH_COOKIE_DOMAIN",
+        "cookie-domain",
+        None,
+        "Domain attribute of the refresh cookie",
+    ),
+    setting(
+        "EDGEAUTH_AUTO_ACTIVATE",
+        "auto-activate",
+        Some("false"),
+        "Activate accounts at registration (no activation ticket)",
+    ),
+    setting(
+        "EDGEAUTH_ACTIVATION_TICKET_TTL",
+        "activation-ticket-ttl",
+        Some("24h"),
+        "Lifetime of an activation ticket",
+    ),
+    setting(
+        "EDGEAUTH_RESET_TICKET_TTL",
+        "reset-ticket-ttl",
+        Some("1h"),
+        "Lifetime of a password-reset ticket",
+    ),
+    setting(
+        "EDGEAUTH_SCRYPT_LOG_N",
+        "scrypt-log-n",
+        Some("17"),
+        "scrypt cost: log2 N (OWASP: 17)",
+    ),
+    setting(
+        "EDGEAUTH_SCRYPT_R",
+        "scrypt-r",
+        Some("8"),
+        "scrypt block size r",
+    ),
+    setting(
+        "EDGEAUTH_SCRYPT_P",
+        "scrypt-p",
+        Some("1"),
+        "scrypt parallelism p",
+    ),
+    setting(
+        "EDGEAUTH_HASH_CONCURRENCY",
+        "hash-concurrency",
+        None,
+        "Password hashes computed at once (default: number of cores)",
+    ),
+    setting(
+        "EDGEAUTH_HASH_QUEUE",
+        "hash-queue",
+        Some("64"),
+        "Password hashes allowed to wait; past it: 503",
+    ),
+    setting(
+        "EDGEAUTH_PASSWORD_MIN_LENGTH",
+        "password-min-length",
+        Some("6"),
+        "Shortest password accepted (6-128)",
+    ),
+    setting(
+        "EDGEAUTH_PASSWORD_MAX_LENGTH",
+        "password-max-length",
+        Some("128"),
+        "Longest password accepted (6-128)",
+    ),
+    setting(
+        "EDGEAUTH_MFA_ISSUER",
+        "mfa-issuer",
+        Some("edgeauth"),
+        "Issuer shown by authenticator apps",
+    ),
+    setting(
+        "EDGEAUTH_TRUSTED_PROXIES",
+        "trusted-proxies",
+        None,
+        "CIDRs whose X-Forwarded-For is believed, comma-separated",
+    ),
+    setting(
+        "EDGEAUTH_CORS_ORIGINS",
+        "cors-origins",
+        None,
+        "Origins allowed by CORS, comma-separated",
+    ),
+    setting(
+        "EDGEAUTH_REQUEST_TIMEOUT",
+        "request-timeout",
+        Some("10s"),
+        "Deadline of one request (then 503)",
+    ),
+    setting(
+        "EDGEAUTH_HEADER_READ_TIMEOUT",
+        "header-read-timeout",
+        Some("5s"),
+        "Deadline for a client to send its request headers",
+    ),
+    setting(
+        "EDGEAUTH_SHUTDOWN_GRACE",
+        "shutdown-grace",
+        Some("25s"),
+        "How long in-flight requests may finish after SIGTERM",
+    ),
+    setting(
+        "EDGEAUTH_LOG",
+        "log",
+        Some("info"),
+        "Log level or tracing filter",
+    ),
 ];
 
 /// A setting whose value could not be used. Displays as one line naming the
@@ -223,8 +393,11 @@ impl Reader<'_> {
     }
 
     fn raw(&self, var: &'static str) -> Option<String> {
-        self.explicit(var)
-            .or_else(|| Self::setting(var).and_then(|s| s.default).map(str::to_owned))
+        self.explicit(var).or_else(|| {
+            Self::setting(var)
+                .and_then(|s| s.default)
+                .map(str::to_owned)
+        })
     }
 
     fn parse<T>(
@@ -349,8 +522,9 @@ impl Config {
             if files.is_empty() && !dev {
                 return Err(ConfigError {
                     var,
-                    message: "is required (edgeauth keygen writes one; --dev makes an ephemeral one)"
-                        .into(),
+                    message:
+                        "is required (edgeauth keygen writes one; --dev makes an ephemeral one)"
+                            .into(),
                 });
             }
             Ok(files)
@@ -418,7 +592,13 @@ impl Config {
             cookie: CookieConfig {
                 secure: !dev && r.required("EDGEAUTH_COOKIE_SECURE", parse_bool)?,
                 same_site,
-                domain: r.explicit("EDGEAUTH_COOKIE_DOMAIN"),
+                domain: r.parse("EDGEAUTH_COOKIE_DOMAIN", |v| {
+                    let ok = v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+                    ok.then(|| v.to_owned())
+                        .ok_or_else(|| format!("{v:?} is not a domain name"))
+                })?,
             },
             auto_activate: r.required("EDGEAUTH_AUTO_ACTIVATE", parse_bool)?,
             activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
@@ -496,7 +676,11 @@ mod tests {
             ("42", 42_000),
             ("0", 0),
         ] {
-            assert_eq!(parse_duration(raw).unwrap(), Duration::from_millis(ms), "{raw}");
+            assert_eq!(
+                parse_duration(raw).unwrap(),
+                Duration::from_millis(ms),
+                "{raw}"
+            );
         }
         for raw in ["", "s", "1.5s", "10 s", "-1", "5w", "99999999999999999999d"] {
             assert!(parse_duration(raw).is_err(), "{raw}");

@@ -28,11 +28,15 @@ pub enum Error {
     MfaNotEnabled,
     MfaNotGenerated,
     EmailTaken,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
     NotFound,
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     /// A dependency (Redis, the hash pool) cannot serve now; try again.
     Unavailable(String),
     Internal(String),
@@ -48,25 +52,97 @@ impl Error {
         use Error::*;
         let (status, code, message) = match self {
             InvalidRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.as_str()),
-            InvalidEmail => (StatusCode::BAD_REQUEST, "invalid_email", "The email address is not valid."),
-            InvalidPassword => (StatusCode::BAD_REQUEST, "invalid_password", "The password is too short or too long."),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong."),
-            AccountInactive => (StatusCode::FORBIDDEN, "account_inactive", "The account is not activated yet."),
-            InvalidTicket => (StatusCode::UNAUTHORIZED, "invalid_ticket", "The ticket is unknown, expired or already used."),
-            InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code", "The code is wrong."),
-            InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token", "The access token is missing, invalid, expired or revoked."),
-            InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The refresh token is missing, invalid, expired or revoked."),
-            MfaAlreadyEnabled => (StatusCode::CONFLICT, "mfa_already_enabled", "Multi-factor authentication is already enabled."),
-            MfaNotEnabled => (StatusCode::CONFLICT, "mfa_not_enabled", "Multi-factor authentication is not enabled."),
-            MfaNotGenerated => (StatusCode::CONFLICT, "mfa_not_generated", "Generate an MFA secret first."),
-            EmailTaken => (StatusCode::CONFLICT, "email_taken", "The email address is already in use."),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; retry later."),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 16 KiB."),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "The body must be sent as Content-Type: application/json."),
+            InvalidEmail => (
+                StatusCode::BAD_REQUEST,
+                "invalid_email",
+                "The email address is not valid.",
+            ),
+            InvalidPassword => (
+                StatusCode::BAD_REQUEST,
+                "invalid_password",
+                "The password is too short or too long.",
+            ),
+            InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or password is wrong.",
+            ),
+            AccountInactive => (
+                StatusCode::FORBIDDEN,
+                "account_inactive",
+                "The account is not activated yet.",
+            ),
+            InvalidTicket => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_ticket",
+                "The ticket is unknown, expired or already used.",
+            ),
+            InvalidCode => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                "The code is wrong.",
+            ),
+            InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The access token is missing, invalid, expired or revoked.",
+            ),
+            InvalidRefreshToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is missing, invalid, expired or revoked.",
+            ),
+            MfaAlreadyEnabled => (
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "Multi-factor authentication is already enabled.",
+            ),
+            MfaNotEnabled => (
+                StatusCode::CONFLICT,
+                "mfa_not_enabled",
+                "Multi-factor authentication is not enabled.",
+            ),
+            MfaNotGenerated => (
+                StatusCode::CONFLICT,
+                "mfa_not_generated",
+                "Generate an MFA secret first.",
+            ),
+            EmailTaken => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                "The email address is already in use.",
+            ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests; retry later.",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than 16 KiB.",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The body must be sent as Content-Type: application/json.",
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Nothing here."),
-            MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here."),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable; retry shortly."),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side."),
+            MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed here.",
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is temporarily unavailable; retry shortly.",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side.",
+            ),
         };
         (status, code, message.to_owned())
     }

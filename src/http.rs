@@ -53,16 +53,33 @@ impl Request {
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 return Err(Error::PayloadTooLarge);
             }
-            Err(e) => return Err(Error::invalid_request(format!("Could not read the body: {e}"))),
+            Err(e) => {
+                return Err(Error::invalid_request(format!(
+                    "Could not read the body: {e}"
+                )));
+            }
         };
-        Ok(Request {
+        let request = Request {
             method: parts.method,
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
             headers: parts.headers,
             body,
             peer,
-        })
+        };
+        // SPEC §1: a POST body must be declared JSON, also on endpoints that
+        // never read it (remove, revoke, logout with a cookie), so a request
+        // the client did not mean as JSON is refused before it acts. GET and
+        // HEAD bodies carry no meaning and are ignored: gateways may forward
+        // the original request's body to /auth/verify.
+        let json_expected = request.method != Method::GET && request.method != Method::HEAD;
+        if json_expected
+            && request.has_body()
+            && !is_json_content_type(request.headers.get(CONTENT_TYPE))
+        {
+            return Err(Error::UnsupportedMediaType);
+        }
+        Ok(request)
     }
 
     fn has_body(&self) -> bool {

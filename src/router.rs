@@ -157,9 +157,18 @@ mod tests {
     #[test]
     fn routes_and_methods() {
         use Listener::*;
-        assert_eq!(resolve(Public, &Method::POST, "/auth/login").unwrap(), Route::Login);
-        assert_eq!(resolve(Public, &Method::HEAD, "/auth/verify").unwrap(), Route::Verify);
-        assert_eq!(resolve(Admin, &Method::GET, "/readyz").unwrap(), Route::Readyz);
+        assert_eq!(
+            resolve(Public, &Method::POST, "/auth/login").unwrap(),
+            Route::Login
+        );
+        assert_eq!(
+            resolve(Public, &Method::HEAD, "/auth/verify").unwrap(),
+            Route::Verify
+        );
+        assert_eq!(
+            resolve(Admin, &Method::GET, "/readyz").unwrap(),
+            Route::Readyz
+        );
         assert!(matches!(
             resolve(Public, &Method::GET, "/auth/login"),
             Err(Error::MethodNotAllowed { allow: "POST" })
@@ -169,8 +178,14 @@ mod tests {
             Err(Error::MethodNotAllowed { allow: "GET, HEAD" })
         ));
         for path in ["/auth/login/", "/auth/%6Cogin", "/", "/metrics", "/auth"] {
-            assert!(matches!(resolve(Public, &Method::POST, path), Err(Error::NotFound)), "{path}");
+            assert!(
+                matches!(resolve(Public, &Method::POST, path), Err(Error::NotFound)),
+                "{path}"
+            );
         }
-        assert!(matches!(resolve(Admin, &Method::POST, "/auth/login"), Err(Error::NotFound)));
+        assert!(matches!(
+            resolve(Admin, &Method::POST, "/auth/login"),
+            Err(Error::NotFound)
+        ));
     }
 }

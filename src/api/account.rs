@@ -45,7 +45,10 @@ pub fn valid_email(raw: &str) -> ApiResult<String> {
 }
 
 pub fn check_new_password(app: &App, password: &str) -> ApiResult<()> {
-    let (min, max) = (app.config.password_min_length, app.config.password_max_length);
+    let (min, max) = (
+        app.config.password_min_length,
+        app.config.password_max_length,
+    );
     if password_length_ok(password, min, max) {
         Ok(())
     } else {
@@ -110,12 +113,22 @@ pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
         .await?;
     match registration {
         Registration::Created if !active => {
-            send_ticket(app, id, &email, TicketPurpose::Activate, EventKind::AccountRegistered)
+            send_ticket(
+                app,
+                id,
+                &email,
+                TicketPurpose::Activate,
+                EventKind::AccountRegistered,
+            )
+            .await?
+        }
+        Registration::Created => {
+            app.emit(event(EventKind::AccountRegistered, id, &email))
                 .await?
         }
-        Registration::Created => app.emit(event(EventKind::AccountRegistered, id, &email)).await?,
         Registration::EmailTaken { existing } => {
-            app.emit(event(EventKind::AccountExists, existing, &email)).await?
+            app.emit(event(EventKind::AccountExists, existing, &email))
+                .await?
         }
     }
     Ok(no_content())
@@ -142,7 +155,8 @@ pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidTicket)?;
     if let Some(found) = app.store.account(account).await? {
-        app.emit(event(EventKind::AccountActivated, account, &found.email)).await?;
+        app.emit(event(EventKind::AccountActivated, account, &found.email))
+            .await?;
     }
     Ok(no_content())
 }
@@ -198,7 +212,8 @@ pub async fn reset_password(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidTicket)?;
     if let Some(found) = app.store.account(account).await? {
-        app.emit(event(EventKind::PasswordChanged, account, &found.email)).await?;
+        app.emit(event(EventKind::PasswordChanged, account, &found.email))
+            .await?;
     }
     Ok(no_content())
 }
@@ -213,7 +228,8 @@ pub async fn remove(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidToken)?;
     app.store.remove_account(account.id, &account.email).await?;
-    app.emit(event(EventKind::AccountRemoved, account.id, &account.email)).await?;
+    app.emit(event(EventKind::AccountRemoved, account.id, &account.email))
+        .await?;
     let mut response = no_content();
     clear_refresh_cookie(app, &mut response);
     Ok(response)

@@ -11,7 +11,6 @@ pub mod keys;
 pub mod session;
 pub mod verify;
 
-use cookie::{Cookie, SameSite as CookieSameSite};
 use hyper::StatusCode;
 use hyper::header::{HeaderValue, SET_COOKIE};
 use serde::Serialize;
@@ -56,30 +55,28 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     Ok(Caller { account, session })
 }
 
-/// `Set-Cookie` for a refresh token (`value` = None clears it).
+/// `Set-Cookie` for a refresh token (`value` = None clears it), with the
+/// attributes in the order SPEC §3 writes them:
+/// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/auth; Max-Age=…`.
 fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
     let settings = &app.config.cookie;
-    let max_age = match value {
-        Some(_) => cookie::time::Duration::seconds(app.config.refresh_ttl.as_secs() as i64),
-        None => cookie::time::Duration::ZERO,
-    };
-    let mut cookie = Cookie::build((REFRESH_COOKIE, value.unwrap_or("")))
-        .http_only(true)
-        .secure(settings.secure)
-        .same_site(match settings.same_site {
-            SameSite::Strict => CookieSameSite::Strict,
-            SameSite::Lax => CookieSameSite::Lax,
-            SameSite::None => CookieSameSite::None,
-        })
-        .path("/auth")
-        .max_age(max_age)
-        .build();
-    if let Some(domain) = &settings.domain {
-        cookie.set_domain(domain.clone());
+    let max_age = value.map_or(0, |_| app.config.refresh_ttl.as_secs());
+    let mut cookie = format!("{REFRESH_COOKIE}={}; HttpOnly", value.unwrap_or(""));
+    if settings.secure {
+        cookie.push_str("; Secure");
     }
-    // Token, domain and attributes are all header-safe; an empty cookie is
-    // the harmless fallback should that ever not hold.
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+    cookie.push_str(match settings.same_site {
+        SameSite::Strict => "; SameSite=Strict",
+        SameSite::Lax => "; SameSite=Lax",
+        SameSite::None => "; SameSite=None",
+    });
+    cookie.push_str(&format!("; Path=/auth; Max-Age={max_age}"));
+    if let Some(domain) = &settings.domain {
+        cookie.push_str(&format!("; Domain={domain}"));
+    }
+    // Tokens are base64url and the domain is checked by `config`, so this
+    // always holds; an empty header is the harmless fallback.
+    HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
 }
 
 pub fn set_refresh_cookie(app: &App, response: &mut Response, token: &str) {

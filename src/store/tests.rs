@@ -84,23 +84,14 @@ async fn register_creates_once() {
     assert!(!exists, "the loser's provisional account is deleted");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_registrations_of_one_email_create_one_account() {
-    let redis = TestRedis::start();
+/// Registers `email` from 20 tasks at once; asserts exactly one wins and every other one names it.
+async fn race_registrations(redis: &TestRedis, email: &'static str) -> Uuid {
     let store = redis.store();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
             let id = Uuid::new_v4();
-            tokio::spawn(async move {
-                (
-                    id,
-                    store
-                        .register(new_account(id, "race@example.com"))
-                        .await
-                        .unwrap(),
-                )
-            })
+            tokio::spawn(async move { (id, store.register(new_account(id, email)).await.unwrap()) })
         })
         .collect();
     let mut results = Vec::new();
@@ -113,17 +104,27 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
         .map(|(id, _)| *id)
         .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
-    for (_, r) in &results {
-        assert!(
-            matches!(r, Registration::Created)
-                || *r
-                    == Registration::EmailTaken {
-                        existing: winners[0]
-                    }
-        );
-    }
+    let taken = Registration::EmailTaken {
+        existing: winners[0],
+    };
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| *r == Registration::Created || *r == taken)
+    );
     let accounts: Vec<String> = redis.raw().await.keys("t:*:account").await.unwrap();
     assert_eq!(accounts.len(), 1, "no provisional account left behind");
+    assert_eq!(
+        store.find_by_email(email).await.unwrap().unwrap().id,
+        winners[0]
+    );
+    winners[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_one_email_create_one_account() {
+    let redis = TestRedis::start();
+    race_registrations(&redis, "race@example.com").await;
 }
 
 #[tokio::test]
@@ -132,8 +133,10 @@ async fn stale_index_does_not_block_registration() {
     let store = redis.store();
     let mut raw = redis.raw().await;
     let email_key = store.keys().email("stale@example.com");
-    let ghost = Uuid::new_v4();
-    let _: () = raw.set(&email_key, ghost.to_string()).await.unwrap();
+    let _: () = raw
+        .set(&email_key, Uuid::new_v4().to_string())
+        .await
+        .unwrap();
     assert_eq!(
         store.find_by_email("stale@example.com").await.unwrap(),
         None
@@ -142,6 +145,19 @@ async fn stale_index_does_not_block_registration() {
     let id = registered(&store, "stale@example.com").await;
     let holder: String = raw.get(&email_key).await.unwrap();
     assert_eq!(holder, id.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_over_a_stale_index_create_one_account() {
+    let redis = TestRedis::start();
+    let email_key = redis.store().keys().email("stale-race@example.com");
+    let _: () = redis
+        .raw()
+        .await
+        .set(&email_key, Uuid::new_v4().to_string())
+        .await
+        .unwrap();
+    race_registrations(&redis, "stale-race@example.com").await;
 }
 
 #[tokio::test]

@@ -133,7 +133,10 @@ impl Redis {
         let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
         let mut out = String::new();
         for key in keys {
-            let dumped: Vec<u8> = redis::cmd("DUMP").arg(&key).query(&mut conn).unwrap_or_default();
+            let dumped: Vec<u8> = redis::cmd("DUMP")
+                .arg(&key)
+                .query(&mut conn)
+                .unwrap_or_default();
             out.push_str(&key);
             out.push('\n');
             out.push_str(&String::from_utf8_lossy(&dumped));
@@ -220,7 +223,10 @@ impl TestServer {
             .collect();
         map.insert("EDGEAUTH_REDIS_URL".into(), redis.url());
         map.insert("EDGEAUTH_JWT_KEY_FILES".into(), key.display().to_string());
-        map.insert("EDGEAUTH_DATA_KEY_FILE".into(), data_key.display().to_string());
+        map.insert(
+            "EDGEAUTH_DATA_KEY_FILE".into(),
+            data_key.display().to_string(),
+        );
         for (k, v) in settings {
             map.insert(k.to_string(), v.to_string());
         }
@@ -265,8 +271,13 @@ impl TestServer {
 
     /// POST a JSON body with a Bearer token.
     pub async fn post_bearer(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body))
-            .await
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
     }
 
     /// POST with only a refresh cookie (no body).
@@ -296,7 +307,10 @@ impl TestServer {
     /// Registers and activates an account (through the activation ticket).
     pub async fn create_account(&self, email: &str) {
         let r = self
-            .post("/auth/register", json!({"email": email, "password": PASSWORD}))
+            .post(
+                "/auth/register",
+                json!({"email": email, "password": PASSWORD}),
+            )
             .await;
         assert_eq!(r.status, 204, "register: {}", r.text);
         let ticket = self.redis.ticket("account.registered", email);
@@ -417,5 +431,15 @@ impl Reply {
     pub fn clears_cookie(&self) -> bool {
         self.set_cookie()
             .is_some_and(|c| c.starts_with("refresh_token=;") && c.contains("Max-Age=0"))
+    }
+}
+
+impl TestServer {
+    /// Stops the server and hands back its Redis, still running with its
+    /// data, so another `TestServer::with_redis` can use it (rehash tests).
+    pub async fn into_redis(mut self) -> Redis {
+        self.stop().await;
+        let port = self.redis.port;
+        std::mem::replace(&mut self.redis, Redis { child: None, port })
     }
 }

@@ -1,0 +1,26 @@
+//! The integration suite: one test binary, one module per area. Every test
+//! starts its own `redis-server` (free loopback port, no persistence) and
+//! its own edgeauth on `127.0.0.1:0`, and talks HTTP to it, so tests run in
+//! parallel without sharing state.
+//!
+//! Index:
+//! - `conventions` — SPEC §1: 415/400/413/404/405, error bodies, probes, JWKS
+//! - `account`     — register, activate, forgot, remove
+//! - `session`     — login, refresh rotation and reuse, logout, revoke
+//! - `tokens`      — JWT verification and refresh-token tampering
+//! - `resilience`  — Redis down and back, dev mode
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+#[path = "integration/account.rs"]
+mod account;
+#[path = "integration/conventions.rs"]
+mod conventions;
+#[path = "integration/resilience.rs"]
+mod resilience;
+#[path = "integration/session.rs"]
+mod session;
+#[path = "integration/tokens.rs"]
+mod tokens;

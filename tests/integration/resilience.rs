@@ -1,0 +1,523 @@
+//! Redis down and back (SPEC §1: 503 `unavailable` + `Retry-After`, recovery
+//! without a restart), and `serve --dev` as a real process with graceful
+//! shutdown on SIGTERM (SPEC §6).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{PASSWORD, Redis, Reply, TestServer};
+
+fn assert_unavailable(r: &Reply) {
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.error(), "unavailable");
+    let retry = r.header("retry-after").expect("Retry-After");
+    assert!(retry.parse::<u64>().is_ok_and(|n| n >= 1), "{retry}");
+    assert!(
+        !r.text.to_lowercase().contains("redis"),
+        "no internals leak: {}",
+        r.text
+    );
+}
+
+async fn readyz(s: &TestServer) -> (u16, u16) {
+    let public = s.get("/readyz").await.status;
+    let admin = s.send(s.http.get(s.admin_url("/readyz"))).await.status;
+    (public, admin)
+}
+
+/// Retries `attempt` (every 100 ms, for up to 10 s) until it returns true.
+async fn eventually<F, Fut>(what: &str, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !attempt().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_gives_503_and_probes_tell() {
+    let mut s = TestServer::start().await;
+    let (jwt, refresh) = s.signed_in("down@example.com").await;
+    assert_eq!(readyz(&s).await, (200, 200));
+    s.redis.stop();
+
+    for url in [s.url("/healthz"), s.admin_url("/healthz")] {
+        let r = s.send(s.http.get(url)).await;
+        assert_eq!(r.status, 200, "liveness touches no dependency: {}", r.text);
+        assert_eq!(r.text, "OK");
+    }
+    for url in [s.url("/readyz"), s.admin_url("/readyz")] {
+        let r = s.send(s.http.get(url)).await;
+        assert_eq!(r.status, 503, "{}", r.text);
+    }
+    let login = s
+        .post(
+            "/auth/login",
+            json!({"email": "down@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_unavailable(&login);
+    assert_unavailable(&s.verify(&jwt).await);
+    assert_unavailable(&s.post_cookie("/auth/token/refresh", &refresh).await);
+    assert_unavailable(
+        &s.post(
+            "/auth/register",
+            json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await,
+    );
+    // Requests that need no Redis still work.
+    let r = s.get("/.well-known/jwks.json").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_serves_again_once_redis_is_back() {
+    let mut s = TestServer::start().await;
+    let (jwt, _) = s.signed_in("before@example.com").await;
+    s.redis.stop();
+    assert_unavailable(&s.verify(&jwt).await);
+    // Same port, empty data (no persistence).
+    s.redis.restart();
+
+    let s = &s;
+    eventually("readyz 200 on both listeners", || async move {
+        readyz(s).await == (200, 200)
+    })
+    .await;
+    eventually("register 204", || async move {
+        let r = s
+            .post(
+                "/auth/register",
+                json!({"email": "after@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert!(r.status == 204 || r.status == 503, "{}", r.text);
+        r.status == 204
+    })
+    .await;
+    let ticket = s.redis.ticket("account.registered", "after@example.com");
+    let r = s
+        .post("/auth/account/activate", json!({ "ticket": ticket }))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (jwt2, refresh) = s.login("after@example.com").await;
+    assert_eq!(s.verify(&jwt2).await.status, 200);
+    let r = s.post_cookie("/auth/token/refresh", &refresh).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The old session lived in the lost data.
+    assert_eq!(s.verify(&jwt).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_is_down_at_start_is_picked_up_later() {
+    let mut redis = Redis::start();
+    redis.stop();
+    let mut s = TestServer::with_redis(redis, &[]).await;
+    assert_eq!(s.get("/healthz").await.status, 200);
+    assert_eq!(readyz(&s).await, (503, 503));
+    assert_unavailable(
+        &s.post(
+            "/auth/login",
+            json!({"email": "late@example.com", "password": PASSWORD}),
+        )
+        .await,
+    );
+    s.redis.restart();
+    let s = &s;
+    eventually(
+        "readyz 200",
+        || async move { readyz(s).await == (200, 200) },
+    )
+    .await;
+    let (jwt, _) = s.signed_in("late@example.com").await;
+    assert_eq!(s.verify(&jwt).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_outages_are_survived() {
+    let mut s = TestServer::start().await;
+    for round in 0..3 {
+        s.redis.stop();
+        assert_eq!(readyz(&s).await, (503, 503), "round {round}");
+        s.redis.restart();
+        let email = format!("round{round}@example.com");
+        let s = &s;
+        eventually("register 204", || {
+            let email = email.clone();
+            async move {
+                s.post(
+                    "/auth/register",
+                    json!({"email": email, "password": PASSWORD}),
+                )
+                .await
+                .status
+                    == 204
+            }
+        })
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------- serve --dev
+
+/// `edgeauth serve --dev` as a child process, its log lines (stdout)
+/// arriving on a channel.
+struct DevServer {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    public: SocketAddr,
+    admin: SocketAddr,
+    redis_pid: u32,
+}
+
+/// The value of `key=` in a compact log line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+}
+
+impl DevServer {
+    fn start(extra: &[(&str, &str)]) -> DevServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_edgeauth"));
+        command
+            .args(["serve", "--dev"])
+            .env("EDGEAUTH_LISTEN", "127.0.0.1:0")
+            .env("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:0")
+            .env("EDGEAUTH_SCRYPT_LOG_N", "10")
+            .env("EDGEAUTH_LOG", "info")
+            .env_remove("EDGEAUTH_REDIS_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn edgeauth");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut dev = DevServer {
+            child,
+            lines,
+            log: Vec::new(),
+            public: "0.0.0.0:0".parse().unwrap(),
+            admin: "0.0.0.0:0".parse().unwrap(),
+            redis_pid: 0,
+        };
+        let started = dev.wait_for("throwaway redis-server");
+        dev.redis_pid = field(&started, "pid")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {started:?}"));
+        assert!(dev.redis_pid > 0, "{started}");
+        let listening = dev.wait_for("listening");
+        let addr = |key| {
+            field(&listening, key)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} address in {listening:?}"))
+        };
+        dev.public = addr("public");
+        dev.admin = addr("admin");
+        dev
+    }
+
+    /// The next log line containing `needle` (waits up to 20 s).
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no log line with {needle:?} ({e}); log so far: {:#?}",
+                    self.log
+                ),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.public, path)
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits (up to 20 s) for the process to exit.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "edgeauth did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        // Only when a test failed half-way: don't leave the process behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether `pid` is gone (absent, or a zombie waiting for its reaper).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "pid (comm) S ..." — the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dev_runs_and_its_redis_dies_with_it() {
+    let mut dev = DevServer::start(&[]);
+    assert!(!process_gone(dev.redis_pid), "redis child runs");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let r = Reply::read(http.get(dev.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!((r.status, r.text.as_str()), (200, "OK"));
+    let r = Reply::read(
+        http.get(format!("http://{}/readyz", dev.admin))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "its redis answers: {}", r.text);
+    // Dev mode: no Secure flag, and events (with tickets) in the log.
+    let r = Reply::read(
+        http.post(dev.url("/auth/register"))
+            .json(&json!({"email": "dev@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let event = dev.wait_for("account.registered");
+    let ticket = field(&event, "ticket").expect("ticket in the dev log");
+    let ticket = ticket
+        .trim_start_matches("Some(\"")
+        .trim_end_matches("\")")
+        .to_owned();
+    let r = Reply::read(
+        http.post(dev.url("/auth/account/activate"))
+            .json(&json!({ "ticket": ticket }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        r.status, 204,
+        "ticket {ticket:?} from {event:?}: {}",
+        r.text
+    );
+    let r = Reply::read(
+        http.post(dev.url("/auth/login"))
+            .json(&json!({"email": "dev@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let cookie = r.set_cookie().unwrap();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    dev.sigterm();
+    let status = dev.wait_exit();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !process_gone(dev.redis_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "redis child {} outlived the server",
+            dev.redis_pid
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_during_sigterm_completes() {
+    let mut dev = DevServer::start(&[]);
+    // A request whose body is still arriving when the signal comes. With
+    // `Expect: 100-continue` the server says when its handler has started
+    // reading the body, so the request is provably in flight.
+    let body = json!({"email": "inflight@example.com", "password": PASSWORD}).to_string();
+    let mut stream = TcpStream::connect(dev.public).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len(),
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("100 Continue");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+
+    dev.sigterm();
+    dev.wait_for("shutting down");
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(
+        response.starts_with("HTTP/1.1 204"),
+        "in-flight request finished: {response:?}"
+    );
+    // No new connections once draining.
+    assert!(
+        TcpStream::connect(dev.public).is_err()
+            || reqwest::Client::new()
+                .get(dev.url("/healthz"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_err(),
+        "a new connection was served while draining"
+    );
+    let status = dev.wait_exit();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !process_gone(dev.redis_pid) {
+        assert!(Instant::now() < deadline, "redis child outlived the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pid of a Redis, from `INFO server`.
+fn redis_pid(redis: &Redis) -> u32 {
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut redis.conn())
+        .expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("process_id")
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// Resumes a stopped Redis even when the test fails half-way.
+struct Resume(u32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_gives_503_not_a_hang_and_recovery_follows() {
+    let s = TestServer::start().await;
+    let (jwt, refresh) = s.signed_in("hung@example.com").await;
+    let pid = redis_pid(&s.redis);
+    // Stopped, not dead: connections stay open and nothing answers.
+    signal(pid, "-STOP");
+    let resume = Resume(pid);
+    assert_eq!(s.get("/healthz").await.status, 200);
+    assert_eq!(readyz(&s).await, (503, 503));
+    assert_unavailable(&s.verify(&jwt).await);
+    assert_unavailable(
+        &s.post(
+            "/auth/login",
+            json!({"email": "hung@example.com", "password": PASSWORD}),
+        )
+        .await,
+    );
+    // Several at once: every one answers 503.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = s.http.get(s.url("/auth/verify")).bearer_auth(jwt.clone());
+        tasks.spawn(async move { Reply::read(request.send().await.expect("request")).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        assert_unavailable(&r.unwrap());
+    }
+    drop(resume);
+    let s = &s;
+    eventually(
+        "readyz 200",
+        || async move { readyz(s).await == (200, 200) },
+    )
+    .await;
+    // Same data: the session is still there and serves normally.
+    let jwt = jwt.as_str();
+    eventually(
+        "verify 200",
+        || async move { s.verify(jwt).await.status == 200 },
+    )
+    .await;
+    let r = s.post_cookie("/auth/token/refresh", &refresh).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (jwt2, _) = s.login("hung@example.com").await;
+    assert_eq!(s.verify(&jwt2).await.status, 200);
+}
