@@ -1,6 +1,7 @@
 //! Micro benchmarks of the pure crypto in `edgeauth::auth`: JWT sign/verify (on every login and
-//! refresh), refresh-token encode/decode, and one scrypt hash at log_n 14 (the per-core budget
-//! that sizes the hashing semaphore). Run with `cargo bench --bench crypto`.
+//! refresh), refresh-token encode/decode, one scrypt hash at log_n 14 (the per-core budget
+//! that sizes the hashing semaphore), and the MFA path: TOTP check and sealing/opening the TOTP
+//! secret (once per MFA login). Run with `cargo bench --bench crypto`.
 
 // Setup failures in a bench should stop it loudly, like a test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,6 +11,7 @@ use edgeauth::auth::jwt::{Claims, JwtKeys, random_jti};
 use edgeauth::auth::keys::DataKeys;
 use edgeauth::auth::password::{ScryptCost, hash_password, verify_password};
 use edgeauth::auth::refresh::RefreshToken;
+use edgeauth::auth::totp::{code_at, generate_secret, matching_step};
 use std::hint::black_box;
 use uuid::Uuid;
 
@@ -71,5 +73,24 @@ fn scrypt(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jwt, refresh, scrypt);
+fn mfa(c: &mut Criterion) {
+    let secret = generate_secret().unwrap();
+    let code = code_at(&secret, NOW).unwrap();
+    // A hit in the last step tried and a miss cost the same three HMACs; bench the miss.
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    c.bench_function("totp_matching_step", |b| {
+        b.iter(|| matching_step(black_box(&secret), black_box(&wrong), NOW))
+    });
+    let sealer = DataKeys::ephemeral().unwrap().totp_sealer();
+    let account = Uuid::new_v4().to_string();
+    let sealed = sealer.seal(&secret, account.as_bytes()).unwrap();
+    c.bench_function("totp_seal", |b| {
+        b.iter(|| sealer.seal(black_box(&secret), account.as_bytes()).unwrap())
+    });
+    c.bench_function("totp_open", |b| {
+        b.iter(|| sealer.open(black_box(&sealed), account.as_bytes()).unwrap())
+    });
+}
+
+criterion_group!(benches, jwt, refresh, scrypt, mfa);
 criterion_main!(benches);

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::auth::jwt::{Claims, JwtKeys, random_jti};
 use crate::auth::keys::DataKeys;
+use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
+use crate::auth::seal::Sealer;
 use crate::clock;
 use crate::config::{Config, RedisTarget};
 use crate::error::{ApiResult, Error};
@@ -32,6 +34,10 @@ pub struct Inner {
     pub store: Store,
     pub jwt: JwtKeys,
     pub refresh_keys: RefreshKeys,
+    /// Seals TOTP secrets at rest.
+    pub sealer: Sealer,
+    /// Keyed hashes of recovery codes.
+    pub recovery: RecoveryHasher,
     pub hasher: Hasher,
     /// A hash of a random password at the configured cost: logins for
     /// unknown emails verify against it, so they pay one hash like the rest.
@@ -48,13 +54,21 @@ impl Deref for App {
     }
 }
 
-/// Why the server could not be built (exit status 1).
+/// Why the server could not be built.
 #[derive(Debug)]
-pub struct BuildError(pub String);
+pub enum BuildError {
+    /// A setting points at something unusable (a key file that is missing
+    /// or malformed, a bad Redis URL): exit status 2, like a bad value.
+    Config(String),
+    /// Anything else: exit status 1.
+    Other(String),
+}
 
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            BuildError::Config(m) | BuildError::Other(m) => f.write_str(m),
+        }
     }
 }
 
@@ -64,8 +78,9 @@ fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, BuildError> {
     files
         .iter()
         .map(|path| {
-            std::fs::read_to_string(path)
-                .map_err(|e| BuildError(format!("{var}: cannot read {}: {e}", path.display())))
+            std::fs::read_to_string(path).map_err(|e| {
+                BuildError::Config(format!("{var}: cannot read {}: {e}", path.display()))
+            })
         })
         .collect()
 }
@@ -81,7 +96,7 @@ impl App {
     /// Redis that is down at start only makes `/readyz` fail).
     pub async fn build(config: Config) -> Result<App, BuildError> {
         let RedisTarget::Url(url) = &config.redis else {
-            return Err(BuildError(
+            return Err(BuildError::Config(
                 "EDGEAUTH_REDIS_URL: no Redis to connect to".into(),
             ));
         };
@@ -91,7 +106,7 @@ impl App {
             pool_size: config.redis_pool_size,
             op_timeout: config.redis_timeout,
         })
-        .map_err(|e| BuildError(format!("EDGEAUTH_REDIS_URL: {e}")))?;
+        .map_err(|e| BuildError::Config(format!("EDGEAUTH_REDIS_URL: {e}")))?;
 
         let jwt = if config.jwt_key_files.is_empty() {
             JwtKeys::ephemeral()
@@ -101,7 +116,7 @@ impl App {
                 &config.jwt_key_files,
             )?)
         }
-        .map_err(|e| BuildError(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
+        .map_err(|e| BuildError::Config(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
 
         let data_keys = if config.data_key_files.is_empty() {
             DataKeys::ephemeral()
@@ -111,18 +126,20 @@ impl App {
                 &config.data_key_files,
             )?)
         }
-        .map_err(|e| BuildError(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
+        .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
         let hasher = Hasher::new(config.scrypt, config.hash_concurrency, config.hash_queue);
         let dummy_password = Uuid::new_v4().to_string();
         let dummy_hash = hasher
             .hash(&dummy_password)
             .await
-            .map_err(|e| BuildError(format!("password hashing does not work: {e}")))?;
+            .map_err(|e| BuildError::Other(format!("password hashing does not work: {e}")))?;
 
         Ok(App(Arc::new(Inner {
             jwks: Bytes::from(jwt.jwks_json()),
             refresh_keys: data_keys.refresh_keys(),
+            sealer: data_keys.totp_sealer(),
+            recovery: data_keys.recovery_hasher(),
             jwt,
             store,
             hasher,

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use crate::app::{App, BuildError};
 use crate::auth::jwt::generate_pkcs8_pem;
 use crate::auth::keys::generate_data_key_base64;
 use crate::config::{Config, RedisTarget, SETTINGS};
@@ -132,7 +132,10 @@ fn serve(m: &ArgMatches) -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("edgeauth: {e}");
-            ExitCode::FAILURE
+            match e {
+                BuildError::Config(_) => ExitCode::from(2),
+                BuildError::Other(_) => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -151,10 +154,10 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn serve_until_signal(mut config: Config) -> Result<(), String> {
+async fn serve_until_signal(mut config: Config) -> Result<(), BuildError> {
     let redis = match config.redis {
         RedisTarget::Throwaway => {
-            let redis = ThrowawayRedis::start().await?;
+            let redis = ThrowawayRedis::start().await.map_err(BuildError::Other)?;
             tracing::info!(url = %redis.url, pid = redis.pid().unwrap_or(0), "started a throwaway redis-server (--dev)");
             config.redis = RedisTarget::Url(redis.url.clone());
             Some(redis)
@@ -168,25 +171,26 @@ async fn serve_until_signal(mut config: Config) -> Result<(), String> {
     result
 }
 
-async fn serve_with(config: Config) -> Result<(), String> {
+async fn serve_with(config: Config) -> Result<(), BuildError> {
+    let unbindable = |var: &str, addr: std::net::SocketAddr, e: std::io::Error| {
+        BuildError::Other(format!("{var}: cannot bind {addr}: {e}"))
+    };
     let public = TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("EDGEAUTH_LISTEN: cannot bind {}: {e}", config.listen))?;
-    let admin = TcpListener::bind(config.admin_listen).await.map_err(|e| {
-        format!(
-            "EDGEAUTH_ADMIN_LISTEN: cannot bind {}: {e}",
-            config.admin_listen
-        )
-    })?;
+        .map_err(|e| unbindable("EDGEAUTH_LISTEN", config.listen, e))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| unbindable("EDGEAUTH_ADMIN_LISTEN", config.admin_listen, e))?;
     if config.dev {
         tracing::warn!(
             "--dev: ephemeral keys, non-Secure cookie, tickets printed; never use in production"
         );
     }
-    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let (public_addr, admin_addr) = (public.local_addr(), admin.local_addr());
+    let app = App::build(config).await?;
     tracing::info!(
-        public = %public.local_addr().map_err(|e| e.to_string())?,
-        admin = %admin.local_addr().map_err(|e| e.to_string())?,
+        public = %public_addr.map_err(|e| BuildError::Other(e.to_string()))?,
+        admin = %admin_addr.map_err(|e| BuildError::Other(e.to_string()))?,
         "listening"
     );
     server::serve(app, public, admin, shutdown_signal()).await;

@@ -14,6 +14,12 @@
 //! | POST        | /auth/token/refresh             | session::refresh                     |
 //! | POST        | /auth/token/revoke              | session::revoke                      |
 //! | POST        | /auth/logout                    | session::logout                      |
+//! | POST        | /auth/mfa/generate              | mfa::generate                        |
+//! | POST        | /auth/mfa/enable                | mfa::enable                          |
+//! | POST        | /auth/mfa/disable               | mfa::disable                         |
+//! | POST        | /auth/mfa/totp                  | mfa::login_totp                      |
+//! | POST        | /auth/mfa/recovery-codes        | mfa::recovery_codes                  |
+//! | POST        | /auth/mfa/recover               | mfa::login_recover                   |
 //! | GET, HEAD   | /auth/verify                    | verify::verify                       |
 //! | GET, HEAD   | /.well-known/jwks.json          | keys::jwks                           |
 //! | GET, HEAD   | /healthz                        | health::healthz                      |
@@ -27,7 +33,7 @@
 
 use hyper::Method;
 
-use crate::api::{account, health, keys, session, verify};
+use crate::api::{account, health, keys, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
@@ -46,6 +52,12 @@ pub enum Route {
     Refresh,
     Revoke,
     Logout,
+    MfaGenerate,
+    MfaEnable,
+    MfaDisable,
+    MfaTotp,
+    MfaRecoveryCodes,
+    MfaRecover,
     Verify,
     Jwks,
     Healthz,
@@ -75,6 +87,12 @@ impl Route {
             Route::Refresh => "/auth/token/refresh",
             Route::Revoke => "/auth/token/revoke",
             Route::Logout => "/auth/logout",
+            Route::MfaGenerate => "/auth/mfa/generate",
+            Route::MfaEnable => "/auth/mfa/enable",
+            Route::MfaDisable => "/auth/mfa/disable",
+            Route::MfaTotp => "/auth/mfa/totp",
+            Route::MfaRecoveryCodes => "/auth/mfa/recovery-codes",
+            Route::MfaRecover => "/auth/mfa/recover",
             Route::Verify => "/auth/verify",
             Route::Jwks => "/.well-known/jwks.json",
             Route::Healthz => "/healthz",
@@ -115,6 +133,12 @@ pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route,
             "/auth/token/refresh" => Route::Refresh,
             "/auth/token/revoke" => Route::Revoke,
             "/auth/logout" => Route::Logout,
+            "/auth/mfa/generate" => Route::MfaGenerate,
+            "/auth/mfa/enable" => Route::MfaEnable,
+            "/auth/mfa/disable" => Route::MfaDisable,
+            "/auth/mfa/totp" => Route::MfaTotp,
+            "/auth/mfa/recovery-codes" => Route::MfaRecoveryCodes,
+            "/auth/mfa/recover" => Route::MfaRecover,
             "/auth/verify" => Route::Verify,
             "/.well-known/jwks.json" => Route::Jwks,
             _ => return Err(Error::NotFound),
@@ -142,6 +166,12 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Refresh => session::refresh(app, req).await,
         Route::Revoke => session::revoke(app, req).await,
         Route::Logout => session::logout(app, req).await,
+        Route::MfaGenerate => mfa::generate(app, req).await,
+        Route::MfaEnable => mfa::enable(app, req).await,
+        Route::MfaDisable => mfa::disable(app, req).await,
+        Route::MfaTotp => mfa::login_totp(app, req).await,
+        Route::MfaRecoveryCodes => mfa::recovery_codes(app, req).await,
+        Route::MfaRecover => mfa::login_recover(app, req).await,
         Route::Verify => verify::verify(app, req).await,
         Route::Jwks => Ok(keys::jwks(app)),
         Route::Healthz => Ok(health::healthz()),

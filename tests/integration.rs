@@ -9,6 +9,7 @@
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
 //! - `resilience`  — Redis down and back, dev mode
+//! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,6 +19,8 @@ mod support;
 mod account;
 #[path = "integration/conventions.rs"]
 mod conventions;
+#[path = "integration/mfa.rs"]
+mod mfa;
 #[path = "integration/resilience.rs"]
 mod resilience;
 #[path = "integration/session.rs"]

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod health;
 pub mod keys;
+pub mod mfa;
 pub mod session;
 pub mod verify;
 

@@ -5,15 +5,16 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::api::account::{Credentials, valid_email};
-use crate::api::{self, Delivery, REFRESH_COOKIE, clear_refresh_cookie, token_response};
+use crate::api::{self, Delivery, REFRESH_COOKIE, clear_refresh_cookie, mfa, token_response};
 use crate::app::App;
 use crate::auth::password::needs_rehash;
 use crate::auth::refresh::RefreshToken;
 use crate::clock;
 use crate::error::{ApiResult, Error};
-use crate::http::{Request, Response, no_content};
+use crate::http::{Request, Response, json_response, no_content};
 use crate::store::events::{Event, EventKind};
 use crate::store::sessions::{Rotation, SessionMeta};
+use hyper::StatusCode;
 
 #[derive(Deserialize)]
 struct RefreshBody {
@@ -58,6 +59,18 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
         app.store
             .replace_password_hash(account.id, &account.password, &upgraded)
             .await?;
+    }
+    if account.mfa_enabled {
+        // Password proven; the session starts only after the second factor.
+        let ticket = app
+            .store
+            .mfa_ticket_create(account.id, mfa::LOGIN_TICKET_TTL_MS)
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "mfa": true, "ticket": ticket }),
+        ));
     }
     start_session(app, req, account.id).await
 }

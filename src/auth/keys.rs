@@ -1,5 +1,5 @@
 //! Data keys (SPEC §3): the 32-byte secrets shared by all replicas, and the purpose keys derived
-//! from them with HKDF-SHA256 (refresh-token MAC today, sealing later).
+//! from them with HKDF-SHA256 (refresh-token MAC, TOTP-secret sealing, recovery-code digests).
 //!
 //! Several data keys may be configured for rotation: the first makes new values, all are tried
 //! when checking, and every value names the key that made it by a 4-byte key id. No I/O: callers
@@ -7,21 +7,28 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ring::{digest, hkdf, hmac};
+use ring::{aead, digest, hkdf, hmac};
 use std::fmt;
 
-use super::{KeyError, random_bytes, refresh::RefreshKeys};
+use super::{KeyError, random_bytes, recovery::RecoveryHasher, refresh::RefreshKeys, seal::Sealer};
 
 /// HKDF `info` for the refresh-token MAC key. Versioned so a future format gets a fresh key.
 pub(crate) const REFRESH_INFO: &[u8] = b"edgeauth/refresh-token/v1";
+/// HKDF `info` for the AES-256-GCM key sealing TOTP secrets at rest.
+pub(crate) const TOTP_SEAL_INFO: &[u8] = b"edgeauth/totp-seal/v1";
+/// HKDF `info` for the recovery-code HMAC key.
+pub(crate) const RECOVERY_INFO: &[u8] = b"edgeauth/recovery-code/v1";
 /// Domain separation for key ids, so an id never equals a prefix of any derived key or MAC.
 const KEY_ID_DOMAIN: &[u8] = b"edgeauth/key-id/v1";
 
 struct DataKey {
     id: [u8; 4],
     secret: [u8; 32],
-    /// Derived once here, where errors can be reported, so `refresh_keys` is infallible.
+    /// Derived once here, where errors can be reported, so `refresh_keys`, `totp_sealer` and
+    /// `recovery_hasher` are infallible.
     refresh: hmac::Key,
+    totp_seal: aead::LessSafeKey,
+    recovery: hmac::Key,
 }
 
 impl DataKey {
@@ -35,10 +42,18 @@ impl DataKey {
         let mut id = [0u8; 4];
         id.copy_from_slice(&hash.as_ref()[..4]);
         let refresh = hmac::Key::new(hmac::HMAC_SHA256, &derive(&secret, REFRESH_INFO)?);
+        // Only fails for a key of the wrong length; ours is always 32 bytes.
+        let totp_seal =
+            aead::UnboundKey::new(&aead::AES_256_GCM, &derive(&secret, TOTP_SEAL_INFO)?)
+                .map(aead::LessSafeKey::new)
+                .map_err(|_| KeyError("AES-256-GCM key setup failed".into()))?;
+        let recovery = hmac::Key::new(hmac::HMAC_SHA256, &derive(&secret, RECOVERY_INFO)?);
         Ok(Self {
             id,
             secret,
             refresh,
+            totp_seal,
+            recovery,
         })
     }
 }
@@ -120,6 +135,26 @@ impl DataKeys {
         )
     }
 
+    /// The AES-256-GCM keys sealing TOTP secrets (HKDF info `edgeauth/totp-seal/v1`), one per
+    /// data key, in the same order. Cheap, but meant to be built once at startup.
+    pub fn totp_sealer(&self) -> Sealer {
+        let pair = |k: &DataKey| (k.id, k.totp_seal.clone());
+        Sealer::new(
+            pair(&self.current),
+            self.previous.iter().map(pair).collect(),
+        )
+    }
+
+    /// The HMAC keys digesting recovery codes (HKDF info `edgeauth/recovery-code/v1`), one per
+    /// data key, in the same order.
+    pub fn recovery_hasher(&self) -> RecoveryHasher {
+        let pair = |k: &DataKey| (k.id, k.recovery.clone());
+        RecoveryHasher::new(
+            pair(&self.current),
+            self.previous.iter().map(pair).collect(),
+        )
+    }
+
     /// Purpose keys for `info` (e.g. an AEAD sealing key), current first, each with the id of the
     /// data key it came from. Same derivation as [`DataKeys::refresh_keys`].
     pub fn seal_key_material(&self, info: &'static [u8]) -> Vec<([u8; 4], [u8; 32])> {
@@ -143,7 +178,8 @@ pub fn generate_data_key_base64() -> Result<String, KeyError> {
     Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, for key ids in logs, errors and recovery-code digests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

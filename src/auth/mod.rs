@@ -1,16 +1,22 @@
 //! Pure cryptography for edgeauth: data keys and the purpose keys derived from them (`keys`),
-//! Ed25519 JWTs (`jwt`), opaque refresh tokens (`refresh`), scrypt password hashes (`password`)
-//! and input validation (`validate`).
+//! Ed25519 JWTs (`jwt`), opaque refresh tokens (`refresh`), scrypt password hashes (`password`),
+//! input validation (`validate`), and the MFA pieces: TOTP (`totp`), AES-GCM sealing of secrets
+//! at rest (`seal`), recovery codes (`recovery`) and enrolment QR codes (`qr`).
 //!
 //! This module does no I/O, never reads the clock (callers pass `now`) and never imports hyper,
 //! redis or tokio: everything here is a plain function of its arguments, so it is unit-tested
 //! without a server and benchmarked in `benches/crypto.rs`. All primitives come from `ring`
-//! (Ed25519, HMAC, HKDF, SHA-256, randomness) and `scrypt`; nothing is hand-rolled.
+//! (Ed25519, HMAC, HKDF, SHA-256, AES-GCM, randomness), `scrypt` and `totp-rs`; nothing is
+//! hand-rolled.
 
 pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod qr;
+pub mod recovery;
 pub mod refresh;
+pub mod seal;
+pub mod totp;
 pub mod validate;
 
 use std::fmt;

@@ -37,6 +37,8 @@ pub struct Account {
     pub active: bool,
     /// Unix ms.
     pub created_at: u64,
+    /// MFA is on: the account hash holds an active TOTP secret (field `mfa`).
+    pub mfa_enabled: bool,
 }
 
 /// Redacts the password hash, so an `Account` can be logged.
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Account {
             .field("email", &self.email)
             .field("active", &self.active)
             .field("created_at", &self.created_at)
+            .field("mfa_enabled", &self.mfa_enabled)
             .finish_non_exhaustive()
     }
 }
@@ -176,9 +179,9 @@ impl Store {
         .await
     }
 
-    /// Deletes the account and all its sessions, then releases its email index (CAS). false when it
-    /// did not exist. The index is released even then: it cleans up after a removal that died
-    /// between its two steps.
+    /// Deletes the account, all its sessions and its MFA state, then releases its email index
+    /// (CAS). false when it did not exist. The index is released even then: it cleans up after a
+    /// removal that died between its two steps.
     pub async fn remove_account(&self, id: Uuid, email: &str) -> StoreResult<bool> {
         self.run("remove_account", async {
             let mut conn = self.conn().await?;
@@ -191,7 +194,8 @@ impl Store {
         .await
     }
 
-    /// `account_remove.lua`: the account and all its sessions. Whether it existed.
+    /// `account_remove.lua`: the account, all its sessions, its MFA state (pending secret, recovery
+    /// codes, live MFA login tickets). Whether it existed.
     async fn delete_account(&self, conn: &mut Connection, id: Uuid) -> StoreResult<bool> {
         let k = self.keys();
         let existed: i64 = self
@@ -199,7 +203,11 @@ impl Store {
             .account_remove
             .key(k.account(id))
             .key(k.sessions(id))
+            .key(k.mfa_pending(id))
+            .key(k.recovery(id))
+            .key(k.mfa_tickets(id))
             .arg(k.session_prefix(id))
+            .arg(k.ticket_prefix(id))
             .invoke_async(conn)
             .await?;
         Ok(existed == 1)
@@ -232,6 +240,7 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
     if f.get("ready").map(String::as_str) != Some("1") {
         return Ok(None);
     }
+    let mfa_enabled = f.contains_key("mfa");
     let mut take = |name: &str| {
         f.remove(name)
             .ok_or_else(|| bad_reply(format!("account without {name}")))
@@ -244,5 +253,6 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
         created_at: take("created_at")?
             .parse()
             .map_err(|_| bad_reply("account created_at"))?,
+        mfa_enabled,
     }))
 }

@@ -24,7 +24,8 @@ impl Keys {
         format!("{}{{{account}}}:", self.prefix)
     }
 
-    /// HASH id, email, password, active, ready, created_at.
+    /// HASH id, email, password, active, ready, created_at; with MFA also `mfa` (sealed active
+    /// secret; absent = MFA off) and `mfa_step` (last accepted TOTP step, the replay guard).
     pub fn account(&self, account: Uuid) -> String {
         self.tag(account) + "account"
     }
@@ -44,9 +45,29 @@ impl Keys {
         format!("{}{family}", self.session_prefix(account))
     }
 
-    /// HASH purpose: the authoritative ticket, in the account's slot.
+    /// HASH purpose (and `attempts` for "mfa"): the authoritative ticket, in the account's slot.
     pub fn ticket(&self, account: Uuid, ticket: Uuid) -> String {
-        format!("{}ticket:{ticket}", self.tag(account))
+        format!("{}{ticket}", self.ticket_prefix(account))
+    }
+
+    /// SET of the account's MFA login ticket ids, so removing the account can delete their records.
+    pub fn mfa_tickets(&self, account: Uuid) -> String {
+        self.tag(account) + "mfa_tickets"
+    }
+
+    /// What scripts prepend to a ticket id to name its record (same tag, same slot).
+    pub fn ticket_prefix(&self, account: Uuid) -> String {
+        self.tag(account) + "ticket:"
+    }
+
+    /// STRING: the sealed pending TOTP secret, with a TTL (replaced by each generate).
+    pub fn mfa_pending(&self, account: Uuid) -> String {
+        self.tag(account) + "mfa_pending"
+    }
+
+    /// SET of recovery-code digests (no TTL: lives as long as MFA stays on).
+    pub fn recovery(&self, account: Uuid) -> String {
+        self.tag(account) + "recovery"
     }
 
     /// STRING → account id: how a bare ticket finds its account's slot.
@@ -90,6 +111,10 @@ mod tests {
             k.ticket(a, f),
             format!("{tag}ticket:00000000-0000-0000-0000-000000000001")
         );
+        assert_eq!(k.ticket_prefix(a), format!("{tag}ticket:"));
+        assert_eq!(k.mfa_tickets(a), format!("{tag}mfa_tickets"));
+        assert_eq!(k.mfa_pending(a), format!("{tag}mfa_pending"));
+        assert_eq!(k.recovery(a), format!("{tag}recovery"));
         assert_eq!(
             k.ticket_pointer(f),
             "edgeauth:ticket:00000000-0000-0000-0000-000000000001"

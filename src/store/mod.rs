@@ -2,14 +2,17 @@
 //!
 //! Owns the connection pool, the key layout (`keys`, private: nothing else knows a key name), the
 //! Lua scripts (`scripts`, one atomic state change per file in `lua/`) and the operations built on
-//! them: `accounts`, `tickets`, `sessions`, `events`. Must not import hyper or `auth`; never reads
-//! the clock (time arrives as `now_ms`). Every operation runs under `op_timeout`, and every failure
-//! — pool, connection, timeout, an unexpected reply — becomes [`StoreError::Unavailable`], which
-//! the API answers with 503.
+//! them: `accounts`, `tickets`, `sessions`, `events`, `mfa`. Must not import hyper or `auth`;
+//! never reads the clock (time arrives as `now_ms`). Every operation runs under `op_timeout`, and
+//! every failure — pool, connection, timeout, an unexpected reply — becomes
+//! [`StoreError::Unavailable`], which the API answers with 503.
 
 pub mod accounts;
 pub mod events;
 mod keys;
+pub mod mfa;
+#[cfg(test)]
+mod mfa_tests;
 mod scripts;
 pub mod sessions;
 #[cfg(test)]
@@ -24,6 +27,7 @@ use deadpool_redis::{Connection, Pool, Runtime};
 
 pub use accounts::{Account, NewAccount, Registration};
 pub use events::{Event, EventKind};
+pub use mfa::{MfaChange, MfaLogin, MfaState};
 pub use sessions::{Rotation, SessionMeta};
 pub use tickets::TicketPurpose;
 

@@ -22,6 +22,13 @@ pub(crate) struct Scripts {
     pub session_revoke: Script,
     pub sessions_revoke_all: Script,
     pub event_emit: Script,
+    pub mfa_set_pending: Script,
+    pub mfa_enable: Script,
+    pub mfa_disable: Script,
+    pub mfa_recovery_replace: Script,
+    pub mfa_ticket_create: Script,
+    pub mfa_login_totp: Script,
+    pub mfa_login_recovery: Script,
 }
 
 macro_rules! lua {
@@ -48,6 +55,13 @@ impl Scripts {
             session_revoke: lua!("session_revoke"),
             sessions_revoke_all: lua!("sessions_revoke_all"),
             event_emit: lua!("event_emit"),
+            mfa_set_pending: lua!("mfa_set_pending"),
+            mfa_enable: lua!("mfa_enable"),
+            mfa_disable: lua!("mfa_disable"),
+            mfa_recovery_replace: lua!("mfa_recovery_replace"),
+            mfa_ticket_create: lua!("mfa_ticket_create"),
+            mfa_login_totp: lua!("mfa_login_totp"),
+            mfa_login_recovery: lua!("mfa_login_recovery"),
         }
     }
 }

@@ -72,7 +72,7 @@ impl Store {
         self.run("activate_with_ticket", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
-            let Some(account) = self.ticket_account(&mut conn, ticket).await? else {
+            let Some(account) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
                 return Ok(None);
             };
             let spent: i64 = s
@@ -96,7 +96,7 @@ impl Store {
         self.run("reset_password_with_ticket", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
-            let Some(account) = self.ticket_account(&mut conn, ticket).await? else {
+            let Some(account) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
                 return Ok(None);
             };
             let spent: i64 = s
@@ -114,7 +114,7 @@ impl Store {
     }
 
     /// Follows the lookup pointer. A read only: the decision is the spend script's.
-    async fn ticket_account(
+    pub(super) async fn follow_ticket_pointer(
         &self,
         conn: &mut deadpool_redis::Connection,
         ticket: Uuid,
