@@ -22,6 +22,7 @@ use crate::clock;
 use crate::config::{Config, RedisTarget};
 use crate::error::{ApiResult, Error};
 use crate::hasher::Hasher;
+use crate::metrics::{Metrics, Snapshot};
 use crate::store::events::Event;
 use crate::store::{Store, StoreConfig};
 
@@ -39,6 +40,7 @@ pub struct Inner {
     /// Keyed hashes of recovery codes.
     pub recovery: RecoveryHasher,
     pub hasher: Hasher,
+    pub metrics: Metrics,
     /// A hash of a random password at the configured cost: logins for
     /// unknown emails verify against it, so they pay one hash like the rest.
     pub dummy_hash: String,
@@ -128,7 +130,14 @@ impl App {
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
-        let hasher = Hasher::new(config.scrypt, config.hash_concurrency, config.hash_queue);
+        let metrics =
+            Metrics::new().map_err(|e| BuildError::Other(format!("metrics registry: {e}")))?;
+        let hasher = Hasher::new(
+            config.scrypt,
+            config.hash_concurrency,
+            config.hash_queue,
+            metrics.hash_duration.clone(),
+        );
         let dummy_password = Uuid::new_v4().to_string();
         let dummy_hash = hasher
             .hash(&dummy_password)
@@ -143,10 +152,23 @@ impl App {
             jwt,
             store,
             hasher,
+            metrics,
             dummy_hash,
             config,
             draining: AtomicBool::new(false),
         })))
+    }
+
+    /// The Prometheus text exposition of this replica.
+    pub fn render_metrics(&self) -> Result<String, prometheus::Error> {
+        let (open, idle, _waiting) = self.store.pool_status();
+        self.metrics.render(Snapshot {
+            hash_queue_depth: self.hasher.queue_depth(),
+            redis_errors_total: self.store.error_count(),
+            redis_pool_open: open,
+            redis_pool_idle: idle,
+            redis_pool_max: self.config.redis_pool_size,
+        })
     }
 
     /// Marks the server as shutting down: `/readyz` answers 503 from now on.

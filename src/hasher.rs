@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use prometheus::Histogram;
 use tokio::sync::Semaphore;
 
 use crate::auth::password::{self, ScryptCost};
@@ -22,6 +23,7 @@ pub struct Hasher {
     max_waiting: usize,
     cost: ScryptCost,
     computed: AtomicU64,
+    duration: Histogram,
 }
 
 /// Decrements the waiting count even when the request is cancelled while
@@ -35,13 +37,20 @@ impl Drop for Waiting<'_> {
 }
 
 impl Hasher {
-    pub fn new(cost: ScryptCost, concurrency: usize, max_waiting: usize) -> Hasher {
+    /// `duration` observes the time of each hash on its thread.
+    pub fn new(
+        cost: ScryptCost,
+        concurrency: usize,
+        max_waiting: usize,
+        duration: Histogram,
+    ) -> Hasher {
         Hasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: AtomicUsize::new(0),
             max_waiting,
             cost,
             computed: AtomicU64::new(0),
+            duration,
         }
     }
 
@@ -97,7 +106,9 @@ impl Hasher {
         // The permit moves into the blocking job: if the request is
         // cancelled, the hash still holds its slot until it finishes, so the
         // bound counts the work actually running.
+        let timer = self.duration.clone();
         tokio::task::spawn_blocking(move || {
+            let _timer = timer.start_timer();
             let result = job();
             drop(permit);
             result

@@ -25,7 +25,8 @@
 //! | GET, HEAD   | /healthz                        | health::healthz                      |
 //! | GET, HEAD   | /readyz                         | health::readyz                       |
 //!
-//! Admin listener: `/healthz` and `/readyz` only.
+//! Admin listener: `GET, HEAD` `/healthz`, `/readyz` and `/metrics`
+//! (health::metrics) only; `/metrics` is never on the public port.
 //!
 //! Anything else: 404; a known path with another method: 405 + `Allow`.
 //! Paths are matched exactly as sent (no percent-decoding, no trailing
@@ -62,6 +63,7 @@ pub enum Route {
     Jwks,
     Healthz,
     Readyz,
+    Metrics,
 }
 
 /// Which listener a request came in on.
@@ -75,6 +77,33 @@ const POST: &str = "POST";
 const GET_HEAD: &str = "GET, HEAD";
 
 impl Route {
+    /// Every route, in declaration order. Nothing routes through this list;
+    /// it lets tests walk the routes (`tests/integration/openapi.rs` checks
+    /// them against openapi.yaml), so a new variant goes here too.
+    pub const ALL: &[Route] = &[
+        Route::Register,
+        Route::Login,
+        Route::Activate,
+        Route::ActivateRequest,
+        Route::ForgotRequest,
+        Route::Forgot,
+        Route::Remove,
+        Route::Refresh,
+        Route::Revoke,
+        Route::Logout,
+        Route::MfaGenerate,
+        Route::MfaEnable,
+        Route::MfaDisable,
+        Route::MfaTotp,
+        Route::MfaRecoveryCodes,
+        Route::MfaRecover,
+        Route::Verify,
+        Route::Jwks,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Metrics,
+    ];
+
     pub fn template(self) -> &'static str {
         match self {
             Route::Register => "/auth/register",
@@ -97,13 +126,16 @@ impl Route {
             Route::Jwks => "/.well-known/jwks.json",
             Route::Healthz => "/healthz",
             Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
         }
     }
 
     /// The methods the route answers, as an `Allow` header value.
-    fn allow(self) -> &'static str {
+    pub fn allow(self) -> &'static str {
         match self {
-            Route::Verify | Route::Jwks | Route::Healthz | Route::Readyz => GET_HEAD,
+            Route::Verify | Route::Jwks | Route::Healthz | Route::Readyz | Route::Metrics => {
+                GET_HEAD
+            }
             _ => POST,
         }
     }
@@ -121,6 +153,7 @@ pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route,
     let route = match (listener, path) {
         (_, "/healthz") => Route::Healthz,
         (_, "/readyz") => Route::Readyz,
+        (Listener::Admin, "/metrics") => Route::Metrics,
         (Listener::Admin, _) => return Err(Error::NotFound),
         (Listener::Public, path) => match path {
             "/auth/register" => Route::Register,
@@ -176,6 +209,7 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Jwks => Ok(keys::jwks(app)),
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
+        Route::Metrics => health::metrics(app),
     }
 }
 
@@ -217,5 +251,21 @@ mod tests {
             resolve(Admin, &Method::POST, "/auth/login"),
             Err(Error::NotFound)
         ));
+    }
+
+    #[test]
+    fn all_lists_every_route_once_in_order() {
+        for (i, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(*route as usize, i, "{route:?} out of order in Route::ALL");
+            let method = if route.allow() == POST {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let served = [Listener::Public, Listener::Admin]
+                .into_iter()
+                .any(|l| resolve(l, &method, route.template()).ok() == Some(*route));
+            assert!(served, "{route:?} is not served on any listener");
+        }
     }
 }

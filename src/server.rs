@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hyper::Method;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
@@ -20,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::cors;
 use crate::error::Error;
 use crate::http::{Request, Response};
 use crate::router::{self, Listener};
@@ -118,9 +120,17 @@ async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let request_id = request_id(&req);
+    let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());
     let route = router::resolve(listener, &method, req.uri().path());
-    let template = route.as_ref().map_or("unmatched", |r| r.template());
+    let template = match &route {
+        Ok(route) => route.template(),
+        Err(Error::MethodNotAllowed { .. }) if method == Method::OPTIONS => "preflight",
+        Err(_) => "unmatched",
+    };
     let result = match route {
+        Err(Error::MethodNotAllowed { allow }) if method == Method::OPTIONS => {
+            Ok(cors::preflight(allow))
+        }
         Err(e) => Err(e),
         Ok(route) => {
             let work = async {
@@ -133,11 +143,17 @@ async fn handle(
         }
     };
     let mut response = result.unwrap_or_else(Error::into_response);
+    if let Some(origin) = origin {
+        cors::decorate(&mut response, origin);
+    }
+    let elapsed = started.elapsed();
+    app.metrics
+        .observe_request(template, &method, response.status(), elapsed);
     tracing::info!(
         method = %method,
         route = template,
         status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         request_id = request_id.to_str().unwrap_or("-"),
         "request"
     );

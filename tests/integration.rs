@@ -8,6 +8,7 @@
 //! - `account`     — register, activate, forgot, remove
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
+//! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
 //! - `resilience`  — Redis down and back, dev mode
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
 
@@ -21,6 +22,8 @@ mod account;
 mod conventions;
 #[path = "integration/mfa.rs"]
 mod mfa;
+#[path = "integration/operations.rs"]
+mod operations;
 #[path = "integration/resilience.rs"]
 mod resilience;
 #[path = "integration/session.rs"]

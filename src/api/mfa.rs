@@ -19,6 +19,7 @@ use crate::auth::{qr, totp};
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
+use crate::metrics::Outcome;
 use crate::store::events::{Event, EventKind};
 use crate::store::mfa::{MfaChange, MfaLogin, MfaState};
 
@@ -213,6 +214,10 @@ async fn finish_login(
     account: Uuid,
     outcome: MfaLogin,
 ) -> ApiResult<Response> {
+    app.metrics.outcome(match outcome {
+        MfaLogin::Accepted => Outcome::MfaSuccess,
+        MfaLogin::WrongCode | MfaLogin::InvalidTicket => Outcome::MfaFailure,
+    });
     match outcome {
         MfaLogin::Accepted => start_session(app, req, account).await,
         MfaLogin::WrongCode => Err(Error::InvalidCode),

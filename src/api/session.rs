@@ -12,6 +12,7 @@ use crate::auth::refresh::RefreshToken;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
+use crate::metrics::Outcome;
 use crate::store::events::{Event, EventKind};
 use crate::store::sessions::{Rotation, SessionMeta};
 use hyper::StatusCode;
@@ -45,10 +46,12 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
                 at: clock::now_ms(),
             })
             .await?;
+            app.metrics.outcome(Outcome::LoginFailure);
             return Err(Error::InvalidCredentials);
         }
     };
     if !account.active {
+        app.metrics.outcome(Outcome::LoginInactive);
         return Err(Error::AccountInactive);
     }
     if needs_rehash(&account.password, app.hasher.cost()) {
@@ -67,12 +70,15 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
             .mfa_ticket_create(account.id, mfa::LOGIN_TICKET_TTL_MS)
             .await?
             .ok_or(Error::InvalidCredentials)?;
+        app.metrics.outcome(Outcome::MfaChallenge);
         return Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({ "mfa": true, "ticket": ticket }),
         ));
     }
-    start_session(app, req, account.id).await
+    let response = start_session(app, req, account.id).await?;
+    app.metrics.outcome(Outcome::LoginSuccess);
+    Ok(response)
 }
 
 /// Starts a new refresh-token family for `account` and answers with its
@@ -117,6 +123,7 @@ fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)
 pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
     match rotate(app, req).await {
         Err(Error::InvalidRefreshToken) => {
+            app.metrics.outcome(Outcome::RefreshInvalid);
             let mut response = Error::InvalidRefreshToken.into_response();
             clear_refresh_cookie(app, &mut response);
             Ok(response)
@@ -148,9 +155,11 @@ async fn rotate(app: &App, req: &Request) -> ApiResult<Response> {
         .await?;
     match rotation {
         Rotation::Advanced(next) | Rotation::Repeated(next) => {
+            app.metrics.outcome(Outcome::RefreshSuccess);
             token_response(app, account_id, family_id, next, delivery)
         }
         Rotation::Reused => {
+            app.metrics.outcome(Outcome::RefreshReuseDetected);
             app.emit(Event {
                 kind: EventKind::RefreshTokenReused,
                 user_id: Some(account_id),

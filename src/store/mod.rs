@@ -21,6 +21,7 @@ mod test_redis;
 mod tests;
 pub mod tickets;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use deadpool_redis::{Connection, Pool, Runtime};
@@ -92,6 +93,8 @@ struct Inner {
     keys: Keys,
     scripts: Scripts,
     op_timeout: Duration,
+    /// Failed operations since start (for metrics).
+    errors: AtomicU64,
 }
 
 impl Store {
@@ -119,6 +122,7 @@ impl Store {
                 keys: Keys::new(&cfg.prefix),
                 scripts: Scripts::new(),
                 op_timeout: cfg.op_timeout,
+                errors: AtomicU64::new(0),
             }),
         })
     }
@@ -137,6 +141,11 @@ impl Store {
     pub fn pool_status(&self) -> (usize, usize, usize) {
         let s = self.inner.pool.status();
         (s.size, s.available, s.waiting)
+    }
+
+    /// Operations that failed (connection, timeout, unexpected reply) since start.
+    pub fn error_count(&self) -> u64 {
+        self.inner.errors.load(Ordering::Relaxed)
     }
 
     fn keys(&self) -> &Keys {
@@ -162,8 +171,8 @@ impl Store {
         op: &'static str,
         fut: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        match tokio::time::timeout(self.inner.op_timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
+        let result = match tokio::time::timeout(self.inner.op_timeout, fut).await {
+            Ok(Ok(v)) => return Ok(v),
             Ok(Err(StoreError::Unavailable(why))) => {
                 Err(StoreError::Unavailable(format!("{op}: {why}")))
             }
@@ -171,7 +180,9 @@ impl Store {
                 "{op}: timed out after {:?}",
                 self.inner.op_timeout
             ))),
-        }
+        };
+        self.inner.errors.fetch_add(1, Ordering::Relaxed);
+        result
     }
 }
 

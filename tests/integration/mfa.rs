@@ -1100,6 +1100,31 @@ async fn redis_holds_no_plaintext_totp_secret() {
     let ticket = mfa_ticket(&s, email).await;
     assert_tokens(&totp(&s, &ticket, &auth.fresh().await).await);
     assert_secret_absent(&s.redis, &secret, "after an MFA login");
+
+    // Control: the scan does find the secret when it is there, as text
+    // in a hash and as raw bytes in a set.
+    let raw = base32_decode(&secret).unwrap();
+    let planted = [("HSET", secret.to_lowercase().into_bytes()), ("SADD", raw)];
+    for (command, value) in planted {
+        let key = format!("edgeauth:{{{account}}}:planted");
+        let mut cmd = redis::cmd(command);
+        cmd.arg(&key);
+        if command == "HSET" {
+            cmd.arg("field");
+        }
+        let _: () = cmd.arg(value).query(&mut s.redis.conn()).unwrap();
+        let found = std::panic::catch_unwind(|| {
+            assert_secret_absent(&s.redis, &secret, "control");
+        });
+        assert!(
+            found.is_err(),
+            "{command}: the scan missed a planted secret"
+        );
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query(&mut s.redis.conn())
+            .unwrap();
+    }
 }
 
 /// The same secret sealed under one account does not open under another
@@ -1264,4 +1289,47 @@ async fn with_the_old_key_still_configured_the_secret_opens() {
         .post("/auth/login", json!({"email": email, "password": PASSWORD}))
         .await;
     assert_tokens(&r);
+}
+
+// ---------------------------------------------------------------- account removal
+
+/// Every key name in Redis that contains `needle`.
+fn keys_containing(redis: &Redis, needle: &str) -> Vec<String> {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query(&mut redis.conn())
+        .expect("KEYS");
+    keys.into_iter().filter(|k| k.contains(needle)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_account_deletes_its_mfa_state() {
+    let s = TestServer::start().await;
+    // One account with MFA on, recovery codes and an open login ticket.
+    let email = "removed@example.com";
+    let (jwt, _) = s.signed_in(email).await;
+    let account = account_of(&jwt);
+    let mut auth = enable_mfa(&s, &jwt).await;
+    let codes = recovery_codes(&s, &jwt, &auth.fresh().await).await;
+    let ticket = mfa_ticket(&s, email).await;
+    // One account with only a pending secret.
+    let (pending_jwt, _) = s.signed_in("pending@example.com").await;
+    let pending_account = account_of(&pending_jwt);
+    generate(&s, &pending_jwt).await;
+    assert!(
+        !keys_containing(&s.redis, &ticket).is_empty(),
+        "the ticket is stored"
+    );
+    assert!(keys_containing(&s.redis, &pending_account).len() > 1);
+
+    for (jwt, id) in [(&jwt, &account), (&pending_jwt, &pending_account)] {
+        let r = s.post_bearer("/auth/account/remove", jwt, json!({})).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_eq!(keys_containing(&s.redis, id), Vec::<String>::new());
+    }
+    assert_eq!(keys_containing(&s.redis, &ticket), Vec::<String>::new());
+    let r = totp(&s, &ticket, &auth.fresh().await).await;
+    assert_error(&r, 401, "invalid_ticket");
+    let r = recover(&s, &ticket, &codes[0]).await;
+    assert_error(&r, 401, "invalid_ticket");
 }
