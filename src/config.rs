@@ -40,211 +40,47 @@ const fn setting(
 
 /// Every setting `edgeauth serve` understands, in the order `--help` and the
 /// README list them.
+#[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
-    setting(
-        "EDGEAUTH_LISTEN",
-        "listen",
-        Some("0.0.0.0:8080"),
-        "Public API address",
-    ),
-    setting(
-        "EDGEAUTH_ADMIN_LISTEN",
-        "admin-listen",
-        Some("0.0.0.0:9090"),
-        "Admin address (/healthz, /readyz, /metrics)",
-    ),
-    setting(
-        "EDGEAUTH_REDIS_URL",
-        "redis-url",
-        Some("redis://127.0.0.1:6379"),
-        "Redis URL (with --dev and no URL: a throwaway redis-server)",
-    ),
-    setting(
-        "EDGEAUTH_REDIS_PREFIX",
-        "redis-prefix",
-        Some("edgeauth:"),
-        "Prefix of every Redis key",
-    ),
-    setting(
-        "EDGEAUTH_REDIS_POOL_SIZE",
-        "redis-pool-size",
-        Some("32"),
-        "Redis connections per replica",
-    ),
-    setting(
-        "EDGEAUTH_REDIS_TIMEOUT",
-        "redis-timeout",
-        Some("2s"),
-        "Deadline of one Redis operation (then 503)",
-    ),
-    setting(
-        "EDGEAUTH_JWT_KEY_FILES",
-        "jwt-key-files",
-        None,
-        "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)",
-    ),
-    setting(
-        "EDGEAUTH_JWT_TTL",
-        "jwt-ttl",
-        Some("15m"),
-        "Lifetime of an access token",
-    ),
-    setting(
-        "EDGEAUTH_JWT_ISSUER",
-        "jwt-issuer",
-        Some("edgeauth"),
-        "`iss` claim, checked on verify",
-    ),
-    setting(
-        "EDGEAUTH_JWT_AUDIENCE",
-        "jwt-audience",
-        None,
-        "`aud` claim, checked on verify when set",
-    ),
-    setting(
-        "EDGEAUTH_REFRESH_TTL",
-        "refresh-ttl",
-        Some("30d"),
-        "Idle lifetime of a refresh-token family (renewed on each rotation)",
-    ),
-    setting(
-        "EDGEAUTH_REFRESH_REUSE_GRACE",
-        "refresh-reuse-grace",
-        Some("10s"),
-        "Window in which the previous refresh token gets the same successor (0 = strict)",
-    ),
-    setting(
-        "EDGEAUTH_SESSIONS_PER_ACCOUNT",
-        "sessions-per-account",
-        Some("50"),
-        "Refresh families kept per account; the least recently used goes",
-    ),
-    setting(
-        "EDGEAUTH_DATA_KEY_FILE",
-        "data-key-file",
-        None,
-        "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)",
-    ),
-    setting(
-        "EDGEAUTH_COOKIE_SECURE",
-        "cookie-secure",
-        Some("true"),
-        "Secure flag of the refresh cookie (--dev forces false)",
-    ),
-    setting(
-        "EDGEAUTH_COOKIE_SAMESITE",
-        "cookie-samesite",
-        Some("strict"),
-        "SameSite of the refresh cookie: strict, lax or none",
-    ),
-    setting(
-        "EDGEAUTH_COOKIE_DOMAIN",
-        "cookie-domain",
-        None,
-        "Domain attribute of the refresh cookie",
-    ),
-    setting(
-        "EDGEAUTH_AUTO_ACTIVATE",
-        "auto-activate",
-        Some("false"),
-        "Activate accounts at registration (no activation ticket)",
-    ),
-    setting(
-        "EDGEAUTH_ACTIVATION_TICKET_TTL",
-        "activation-ticket-ttl",
-        Some("24h"),
-        "Lifetime of an activation ticket",
-    ),
-    setting(
-        "EDGEAUTH_RESET_TICKET_TTL",
-        "reset-ticket-ttl",
-        Some("1h"),
-        "Lifetime of a password-reset ticket",
-    ),
-    setting(
-        "EDGEAUTH_SCRYPT_LOG_N",
-        "scrypt-log-n",
-        Some("17"),
-        "scrypt cost: log2 N (OWASP: 17)",
-    ),
-    setting(
-        "EDGEAUTH_SCRYPT_R",
-        "scrypt-r",
-        Some("8"),
-        "scrypt block size r",
-    ),
-    setting(
-        "EDGEAUTH_SCRYPT_P",
-        "scrypt-p",
-        Some("1"),
-        "scrypt parallelism p",
-    ),
-    setting(
-        "EDGEAUTH_HASH_CONCURRENCY",
-        "hash-concurrency",
-        None,
-        "Password hashes computed at once (default: number of cores)",
-    ),
-    setting(
-        "EDGEAUTH_HASH_QUEUE",
-        "hash-queue",
-        Some("64"),
-        "Password hashes allowed to wait; past it: 503",
-    ),
-    setting(
-        "EDGEAUTH_PASSWORD_MIN_LENGTH",
-        "password-min-length",
-        Some("6"),
-        "Shortest password accepted (6-128)",
-    ),
-    setting(
-        "EDGEAUTH_PASSWORD_MAX_LENGTH",
-        "password-max-length",
-        Some("128"),
-        "Longest password accepted (6-128)",
-    ),
-    setting(
-        "EDGEAUTH_MFA_ISSUER",
-        "mfa-issuer",
-        Some("edgeauth"),
-        "Issuer shown by authenticator apps",
-    ),
-    setting(
-        "EDGEAUTH_TRUSTED_PROXIES",
-        "trusted-proxies",
-        None,
-        "CIDRs whose X-Forwarded-For is believed, comma-separated",
-    ),
-    setting(
-        "EDGEAUTH_CORS_ORIGINS",
-        "cors-origins",
-        None,
-        "Origins allowed by CORS, comma-separated",
-    ),
-    setting(
-        "EDGEAUTH_REQUEST_TIMEOUT",
-        "request-timeout",
-        Some("10s"),
-        "Deadline of one request (then 503)",
-    ),
-    setting(
-        "EDGEAUTH_HEADER_READ_TIMEOUT",
-        "header-read-timeout",
-        Some("5s"),
-        "Deadline for a client to send its request headers",
-    ),
-    setting(
-        "EDGEAUTH_SHUTDOWN_GRACE",
-        "shutdown-grace",
-        Some("25s"),
-        "How long in-flight requests may finish after SIGTERM",
-    ),
-    setting(
-        "EDGEAUTH_LOG",
-        "log",
-        Some("info"),
-        "Log level or tracing filter",
-    ),
+    setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address"),
+    setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
+    setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
+    setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
+    setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("32"), "Redis connections per replica"),
+    setting("EDGEAUTH_REDIS_TIMEOUT", "redis-timeout", Some("2s"), "Deadline of one Redis operation (then 503)"),
+    setting("EDGEAUTH_JWT_KEY_FILES", "jwt-key-files", None, "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)"),
+    setting("EDGEAUTH_JWT_TTL", "jwt-ttl", Some("15m"), "Lifetime of an access token"),
+    setting("EDGEAUTH_JWT_ISSUER", "jwt-issuer", Some("edgeauth"), "`iss` claim, checked on verify"),
+    setting("EDGEAUTH_JWT_AUDIENCE", "jwt-audience", None, "`aud` claim, checked on verify when set"),
+    setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
+    setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
+    setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
+    setting("EDGEAUTH_DATA_KEY_FILE", "data-key-file", None, "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)"),
+    setting("EDGEAUTH_COOKIE_SECURE", "cookie-secure", Some("true"), "Secure flag of the refresh cookie (--dev forces false)"),
+    setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
+    setting("EDGEAUTH_COOKIE_DOMAIN", "cookie-domain", None, "Domain attribute of the refresh cookie"),
+    setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
+    setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
+    setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
+    setting("EDGEAUTH_SCRYPT_LOG_N", "scrypt-log-n", Some("17"), "scrypt cost: log2 N (OWASP: 17)"),
+    setting("EDGEAUTH_SCRYPT_R", "scrypt-r", Some("8"), "scrypt block size r"),
+    setting("EDGEAUTH_SCRYPT_P", "scrypt-p", Some("1"), "scrypt parallelism p"),
+    setting("EDGEAUTH_HASH_CONCURRENCY", "hash-concurrency", None, "Password hashes computed at once (default: number of cores)"),
+    setting("EDGEAUTH_HASH_QUEUE", "hash-queue", Some("64"), "Password hashes allowed to wait; past it: 503"),
+    setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
+    setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
+    setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
+    setting("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "rate-login-per-email", Some("10/15m"), "Failed logins allowed per email (N/DURATION, or off)"),
+    setting("EDGEAUTH_RATE_LOGIN_PER_IP", "rate-login-per-ip", Some("100/5m"), "Login attempts allowed per client IP"),
+    setting("EDGEAUTH_RATE_REGISTER_PER_IP", "rate-register-per-ip", Some("20/1h"), "Registrations allowed per client IP"),
+    setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "rate-activate-request-per-ip", Some("10/1h"), "Activation-ticket requests allowed per client IP"),
+    setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
+    setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
+    setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
+    setting("EDGEAUTH_REQUEST_TIMEOUT", "request-timeout", Some("10s"), "Deadline of one request (then 503)"),
+    setting("EDGEAUTH_HEADER_READ_TIMEOUT", "header-read-timeout", Some("5s"), "Deadline for a client to send its request headers"),
+    setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
+    setting("EDGEAUTH_LOG", "log", Some("info"), "Log level or tracing filter"),
 ];
 
 /// A setting whose value could not be used. Displays as one line naming the
@@ -337,6 +173,40 @@ impl std::str::FromStr for IpNet {
     }
 }
 
+/// `N/DURATION`: at most `limit` attempts per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// Parses `10/15m`, or `off` (no limit).
+pub fn parse_rate(v: &str) -> Result<Option<RateLimit>, String> {
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || format!("{v:?} is not a rate like 10/15m (or off)");
+    let (limit, window) = v.split_once('/').ok_or_else(bad)?;
+    let limit: u32 = limit.trim().parse().map_err(|_| bad())?;
+    let window = parse_duration(window.trim())?;
+    if limit == 0 || window.is_zero() {
+        return Err(bad());
+    }
+    Ok(Some(RateLimit { limit, window }))
+}
+
+/// The rate limits (SPEC §5), each `None` when off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Failed logins per email (a successful login does not count).
+    pub login_per_email: Option<RateLimit>,
+    /// Login attempts per client IP.
+    pub login_per_ip: Option<RateLimit>,
+    pub register_per_ip: Option<RateLimit>,
+    pub activate_request_per_ip: Option<RateLimit>,
+    pub forgot_request_per_ip: Option<RateLimit>,
+}
+
 /// The typed configuration of `edgeauth serve`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -367,6 +237,7 @@ pub struct Config {
     pub password_min_length: usize,
     pub password_max_length: usize,
     pub mfa_issuer: String,
+    pub rate_limits: RateLimits,
     pub trusted_proxies: Vec<IpNet>,
     pub cors_origins: Vec<String>,
     pub request_timeout: Duration,
@@ -613,6 +484,15 @@ impl Config {
             password_min_length,
             password_max_length,
             mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
+            rate_limits: RateLimits {
+                login_per_email: r.required("EDGEAUTH_RATE_LOGIN_PER_EMAIL", parse_rate)?,
+                login_per_ip: r.required("EDGEAUTH_RATE_LOGIN_PER_IP", parse_rate)?,
+                register_per_ip: r.required("EDGEAUTH_RATE_REGISTER_PER_IP", parse_rate)?,
+                activate_request_per_ip: r
+                    .required("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", parse_rate)?,
+                forgot_request_per_ip: r
+                    .required("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", parse_rate)?,
+            },
             trusted_proxies,
             cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),
             request_timeout: positive_duration("EDGEAUTH_REQUEST_TIMEOUT")?,
@@ -699,12 +579,29 @@ mod tests {
             ("EDGEAUTH_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("EDGEAUTH_REDIS_URL", "http://x"),
             ("EDGEAUTH_REFRESH_REUSE_GRACE", "31d"),
+            ("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "10"),
+            ("EDGEAUTH_RATE_LOGIN_PER_IP", "0/1m"),
         ] {
             let mut pairs = minimal();
             pairs.push((var, value));
             let err = Config::from_map(&map(&pairs), false).unwrap_err();
             assert_eq!(err.var, var, "{value}");
             assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(
+            parse_rate("10/15m").unwrap(),
+            Some(RateLimit {
+                limit: 10,
+                window: Duration::from_secs(900)
+            })
+        );
+        assert_eq!(parse_rate("OFF").unwrap(), None);
+        for bad in ["10", "/1m", "x/1m", "5/", "5/0", "0/1m", "-1/1m"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }
 

@@ -9,6 +9,8 @@
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
+//! - `openapi`     — openapi.yaml matches the router and live answers
+//! - `gateway`     — real nginx `auth_request` in front of /auth/verify
 //! - `resilience`  — Redis down and back, dev mode
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
 
@@ -20,8 +22,12 @@ mod support;
 mod account;
 #[path = "integration/conventions.rs"]
 mod conventions;
+#[path = "integration/gateway.rs"]
+mod gateway;
 #[path = "integration/mfa.rs"]
 mod mfa;
+#[path = "integration/openapi.rs"]
+mod openapi;
 #[path = "integration/operations.rs"]
 mod operations;
 #[path = "integration/resilience.rs"]

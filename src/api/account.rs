@@ -97,6 +97,8 @@ pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
     let body: Credentials = req.json()?;
     let email = valid_email(&body.email)?;
     check_new_password(app, &body.password)?;
+    let limit = app.config.rate_limits.register_per_ip;
+    api::enforce_rate(app, "register_ip", &api::client_ip(app, req), limit, true).await?;
     // Hash before looking at the email, so a taken email costs the same.
     let hash = app.hasher.hash(&body.password).await?;
     let id = Uuid::new_v4();
@@ -166,6 +168,8 @@ pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
 pub async fn request_activation(app: &App, req: &Request) -> ApiResult<Response> {
     let body: EmailBody = req.json()?;
     let email = valid_email(&body.email)?;
+    let limit = app.config.rate_limits.activate_request_per_ip;
+    api::enforce_rate(app, "activate_ip", &api::client_ip(app, req), limit, true).await?;
     if let Some(account) = app.store.find_by_email(&email).await? {
         if !account.active {
             send_ticket(
@@ -186,6 +190,8 @@ pub async fn request_activation(app: &App, req: &Request) -> ApiResult<Response>
 pub async fn request_password_reset(app: &App, req: &Request) -> ApiResult<Response> {
     let body: EmailBody = req.json()?;
     let email = valid_email(&body.email)?;
+    let limit = app.config.rate_limits.forgot_request_per_ip;
+    api::enforce_rate(app, "forgot_ip", &api::client_ip(app, req), limit, true).await?;
     if let Some(account) = app.store.find_by_email(&email).await? {
         send_ticket(
             app,

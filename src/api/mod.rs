@@ -20,9 +20,11 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::auth::refresh::RefreshToken;
 use crate::clock;
-use crate::config::SameSite;
+use crate::config::{RateLimit, SameSite};
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response};
+use crate::metrics::Outcome;
+use crate::store::rate::RateDecision;
 
 /// Name of the refresh-token cookie (seed API).
 pub const REFRESH_COOKIE: &str = "refresh_token";
@@ -54,6 +56,41 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
         return Err(Error::InvalidToken);
     }
     Ok(Caller { account, session })
+}
+
+/// Counts one attempt against `rate` (when `count`; else only looks) and
+/// answers `429 rate_limited` with the window's remaining time past it.
+/// Subjects are hashed by the store before they reach a key name.
+pub async fn enforce_rate(
+    app: &App,
+    kind: &'static str,
+    subject: &str,
+    rate: Option<RateLimit>,
+    count: bool,
+) -> ApiResult<()> {
+    let Some(rate) = rate else {
+        return Ok(());
+    };
+    let window_ms = rate.window.as_millis() as u64;
+    match app
+        .store
+        .rate_check(kind, subject, rate.limit, window_ms, count)
+        .await?
+    {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after } => {
+            app.metrics.outcome(Outcome::RateLimited);
+            Err(Error::RateLimited {
+                retry_after_secs: retry_after.as_millis().div_ceil(1000) as u64,
+            })
+        }
+    }
+}
+
+/// The client IP as a rate-limit subject (SPEC §5: peer, or
+/// `X-Forwarded-For` behind a trusted proxy).
+pub fn client_ip(app: &App, req: &Request) -> String {
+    req.client_ip(&app.config.trusted_proxies).to_string()
 }
 
 /// `Set-Cookie` for a refresh token (`value` = None clears it), with the

@@ -31,6 +31,19 @@ struct RefreshBody {
 pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
     let body: Credentials = req.json()?;
     let email = valid_email(&body.email)?;
+    let limits = app.config.rate_limits;
+    api::enforce_rate(
+        app,
+        "login_ip",
+        &api::client_ip(app, req),
+        limits.login_per_ip,
+        true,
+    )
+    .await?;
+    // Failed logins per email are looked at now and counted only after a
+    // failure, so the account's owner logging in successfully never uses
+    // up the allowance.
+    api::enforce_rate(app, "login_email", &email, limits.login_per_email, false).await?;
     let account = app.store.find_by_email(&email).await?;
     let phc = account.as_ref().map_or(&app.dummy_hash, |a| &a.password);
     let matches = app.hasher.verify(&body.password, phc).await?;
@@ -46,6 +59,13 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
                 at: clock::now_ms(),
             })
             .await?;
+            if let Some(rate) = limits.login_per_email {
+                let window_ms = rate.window.as_millis() as u64;
+                // This failure is answered 401 either way; the count decides the next attempt.
+                app.store
+                    .rate_check("login_email", &email, rate.limit, window_ms, true)
+                    .await?;
+            }
             app.metrics.outcome(Outcome::LoginFailure);
             return Err(Error::InvalidCredentials);
         }
@@ -85,7 +105,7 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
 /// first tokens (login, and the MFA step that completes a login).
 pub async fn start_session(app: &App, req: &Request, account: Uuid) -> ApiResult<Response> {
     let family = Uuid::new_v4();
-    let ip = req.client_ip(&app.config.trusted_proxies).to_string();
+    let ip = api::client_ip(app, req);
     let meta = SessionMeta {
         user_agent: req.header_str("user-agent").unwrap_or(""),
         ip: &ip,

@@ -75,6 +75,17 @@ impl Keys {
         format!("{}ticket:{ticket}", self.prefix)
     }
 
+    /// STRING counter of one rate limit, with its window as TTL. The subject (an email or an IP
+    /// address) is hashed so key names hold no personal data.
+    pub fn rate(&self, kind: &str, subject: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, subject.as_bytes());
+        let mut key = format!("{}rate:{kind}:", self.prefix);
+        for b in &digest.as_ref()[..16] {
+            let _ = write!(key, "{b:02x}");
+        }
+        key
+    }
+
     /// STRING → account id. `email` must already be normalized (trimmed, lowercased).
     pub fn email(&self, email: &str) -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, email.as_bytes());

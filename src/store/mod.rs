@@ -13,6 +13,7 @@ mod keys;
 pub mod mfa;
 #[cfg(test)]
 mod mfa_tests;
+pub mod rate;
 mod scripts;
 pub mod sessions;
 #[cfg(test)]

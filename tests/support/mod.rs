@@ -197,6 +197,13 @@ const BASE: &[(&str, &str)] = &[
     ("EDGEAUTH_REQUEST_TIMEOUT", "3s"),
     ("EDGEAUTH_SHUTDOWN_GRACE", "5s"),
     ("EDGEAUTH_COOKIE_SECURE", "false"),
+    // Limits high enough for any test that is not about them (the counting
+    // still runs); the rate-limit tests set their own.
+    ("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "100000/1h"),
+    ("EDGEAUTH_RATE_LOGIN_PER_IP", "100000/1h"),
+    ("EDGEAUTH_RATE_REGISTER_PER_IP", "100000/1h"),
+    ("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "100000/1h"),
+    ("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "100000/1h"),
 ];
 
 impl TestServer {
