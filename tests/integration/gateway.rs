@@ -210,6 +210,20 @@ async fn nginx_auth_request_guards_a_location_until_revoke() {
     let session = r.text.rsplit("session=").next().unwrap_or("");
     assert_eq!(session.len(), 36, "session id upstream: {}", r.text);
 
+    // nginx's auth subrequest is a GET without the body, whatever the
+    // client's method: a POST with a JSON body is checked the same way.
+    let r = server
+        .send(
+            server
+                .http
+                .post(&page)
+                .bearer_auth(&jwt)
+                .json(&json!({"order": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "POST with a fresh JWT: {}", r.text);
+    assert!(r.text.starts_with(&format!("user={user} ")), "{}", r.text);
+
     let r = server
         .post_bearer("/auth/token/revoke", &jwt, json!({}))
         .await;
