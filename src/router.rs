@@ -28,6 +28,9 @@
 //! Admin listener: `GET, HEAD` `/healthz`, `/readyz` and `/metrics`
 //! (health::metrics) only; `/metrics` is never on the public port.
 //!
+//! `/auth/verify/<anything>` with any method is also `verify::verify`: the
+//! shape of Envoy's HTTP `ext_authz` check.
+//!
 //! Anything else: 404; a known path with another method: 405 + `Allow`.
 //! Paths are matched exactly as sent (no percent-decoding, no trailing
 //! slash folding), so a route has exactly one spelling.
@@ -155,6 +158,10 @@ pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route,
         (_, "/readyz") => Route::Readyz,
         (Listener::Admin, "/metrics") => Route::Metrics,
         (Listener::Admin, _) => return Err(Error::NotFound),
+        // Envoy's HTTP ext_authz appends the original path to its
+        // `path_prefix` and keeps the client's method, so the check arrives
+        // as `/auth/verify/<original path>` with any method.
+        (Listener::Public, path) if path.starts_with("/auth/verify/") => return Ok(Route::Verify),
         (Listener::Public, path) => match path {
             "/auth/register" => Route::Register,
             "/auth/login" => Route::Login,
@@ -221,6 +228,13 @@ mod tests {
     #[test]
     fn routes_and_methods() {
         use Listener::*;
+        for method in [Method::GET, Method::POST, Method::DELETE] {
+            assert_eq!(
+                resolve(Public, &method, "/auth/verify/api/orders").unwrap(),
+                Route::Verify,
+                "Envoy ext_authz shape"
+            );
+        }
         assert_eq!(
             resolve(Public, &Method::POST, "/auth/login").unwrap(),
             Route::Login
