@@ -290,7 +290,6 @@ async fn unknown_paths_are_404_with_a_json_body() {
         "/auth/",
         "/auth/login/",
         "/auth/register/",
-        "/auth/verify/",
         "/healthz/",
         "/auth/%6Cogin",
         "/auth%2Flogin",
@@ -319,6 +318,15 @@ async fn unknown_paths_are_404_with_a_json_body() {
             assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
             assert_eq!(r.error(), "not_found", "{method} {path}");
             assert!(r.header("allow").is_none(), "{method} {path}");
+        }
+    }
+    // Envoy's HTTP ext_authz appends the original path to `/auth/verify`
+    // and keeps the method: that shape is the verify check, not a 404.
+    for path in ["/auth/verify/", "/auth/verify/api/orders"] {
+        for method in [Method::GET, Method::POST, Method::DELETE] {
+            let r = s.send(s.http.request(method.clone(), s.url(path))).await;
+            assert_eq!(r.status, 401, "{method} {path}: {}", r.text);
+            assert_eq!(r.error(), "invalid_token", "{method} {path}");
         }
     }
 }

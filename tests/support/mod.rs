@@ -450,3 +450,15 @@ impl TestServer {
         std::mem::replace(&mut self.redis, Redis { child: None, port })
     }
 }
+
+impl Redis {
+    /// A second handle on this same `redis-server` that does not own it
+    /// (dropping or stopping it leaves the server running), so two
+    /// `TestServer::with_redis` replicas can share one Redis.
+    pub fn shared(&self) -> Redis {
+        Redis {
+            child: None,
+            port: self.port,
+        }
+    }
+}
