@@ -166,14 +166,21 @@ pub async fn enable(app: &App, req: &Request) -> ApiResult<Response> {
     Ok(no_content())
 }
 
-/// `POST /auth/mfa/disable` — turns MFA off with a code of the active secret.
-pub async fn disable(app: &App, req: &Request) -> ApiResult<Response> {
+/// For endpoints that need a code of the active secret: the caller, the
+/// sealed active secret and the step the code matched.
+async fn caller_with_active_code(app: &App, req: &Request) -> ApiResult<(Caller, String, u64)> {
     let caller = api::authenticate(app, req).await?;
     let body: CodeBody = req.json()?;
     let code = checked_code(&body.code)?;
     let state = mfa_state(app, caller).await?;
     let active = state.active.ok_or(Error::MfaNotEnabled)?;
     let step = matched_step(app, caller.account, &active, code)?;
+    Ok((caller, active, step))
+}
+
+/// `POST /auth/mfa/disable` — turns MFA off with a code of the active secret.
+pub async fn disable(app: &App, req: &Request) -> ApiResult<Response> {
+    let (caller, active, step) = caller_with_active_code(app, req).await?;
     change_result(app.store.mfa_disable(caller.account, &active, step).await?)?;
     emit(app, EventKind::MfaDisabled, caller.account).await?;
     Ok(no_content())
@@ -182,12 +189,7 @@ pub async fn disable(app: &App, req: &Request) -> ApiResult<Response> {
 /// `POST /auth/mfa/recovery-codes` — a fresh set of one-time codes (the
 /// previous set stops working); only their keyed hashes are stored.
 pub async fn recovery_codes(app: &App, req: &Request) -> ApiResult<Response> {
-    let caller = api::authenticate(app, req).await?;
-    let body: CodeBody = req.json()?;
-    let code = checked_code(&body.code)?;
-    let state = mfa_state(app, caller).await?;
-    let active = state.active.ok_or(Error::MfaNotEnabled)?;
-    let step = matched_step(app, caller.account, &active, code)?;
+    let (caller, active, step) = caller_with_active_code(app, req).await?;
     let codes = generate_codes().map_err(|e| Error::Internal(e.to_string()))?;
     let digests: Vec<String> = codes
         .iter()

@@ -234,12 +234,7 @@ impl Store {
             if created != 1 {
                 return Ok(None);
             }
-            let _: i64 = s
-                .ticket_pointer
-                .key(k.ticket_pointer(ticket))
-                .arg(account.to_string())
-                .arg(ttl_ms)
-                .invoke_async(&mut conn)
+            self.write_ticket_pointer(&mut conn, ticket, account, ttl_ms)
                 .await?;
             Ok(Some(ticket))
         })

@@ -53,12 +53,7 @@ impl Store {
             if created != 1 {
                 return Ok(None);
             }
-            let _: i64 = s
-                .ticket_pointer
-                .key(k.ticket_pointer(ticket))
-                .arg(account.to_string())
-                .arg(ttl_ms)
-                .invoke_async(&mut conn)
+            self.write_ticket_pointer(&mut conn, ticket, account, ttl_ms)
                 .await?;
             Ok(Some(ticket))
         })
@@ -111,6 +106,26 @@ impl Store {
             Ok((spent == 1).then_some(account))
         })
         .await
+    }
+
+    /// Writes the lookup pointer of a ticket whose record was just created. Record first: if this
+    /// write then fails, the record is unreachable and expires on its own.
+    pub(super) async fn write_ticket_pointer(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        ticket: Uuid,
+        account: Uuid,
+        ttl_ms: u64,
+    ) -> StoreResult<()> {
+        let _: i64 = self
+            .scripts()
+            .ticket_pointer
+            .key(self.keys().ticket_pointer(ticket))
+            .arg(account.to_string())
+            .arg(ttl_ms)
+            .invoke_async(conn)
+            .await?;
+        Ok(())
     }
 
     /// Follows the lookup pointer. A read only: the decision is the spend script's.

@@ -1,0 +1,4 @@
+#![no_main]
+//! libFuzzer entry point; the body is `edgeauth_fuzz::cookie` (fuzz/src/lib.rs).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| edgeauth_fuzz::cookie(data));
