@@ -3,13 +3,22 @@
 -- KEYS[1]  Prate:<kind>:<digest of the subject>   (STRING counter, PEXPIRE window)
 -- ARGV[1]  limit (attempts allowed per window)
 -- ARGV[2]  window (ms)
--- ARGV[3]  "1" to count this attempt, "0" to only look (e.g. failed logins are
---          counted after the password check, but looked at before it)
+-- ARGV[3]  "1" to count this attempt, "0" to only look, "-1" to give back one
+--          counted attempt (a login counts before its password check, so that
+--          parallel guesses cannot all pass; it is given back when the
+--          password turns out right)
 -- Returns  {allowed (1/0), ms until the window ends (0 when allowed)}
 --
 -- The counter's TTL is set when the window opens and never extended, so a
--- blocked client gets an honest Retry-After and every key expires.
+-- blocked client gets an honest Retry-After and every key expires. A refund
+-- never creates a key (the window may have ended) and keeps the TTL.
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+if ARGV[3] == '-1' then
+  if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+    redis.call('DECR', KEYS[1])
+  end
+  return {1, 0}
+end
 local count
 if ARGV[3] == '1' then
   count = redis.call('INCR', KEYS[1])

@@ -18,6 +18,7 @@ use crate::auth::keys::DataKeys;
 use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
 use crate::auth::seal::Sealer;
+use crate::cache::TtlCache;
 use crate::clock;
 use crate::config::{Config, RedisTarget};
 use crate::error::{ApiResult, Error};
@@ -44,6 +45,10 @@ pub struct Inner {
     /// A hash of a random password at the configured cost: logins for
     /// unknown emails verify against it, so they pay one hash like the rest.
     pub dummy_hash: String,
+    /// Tokens whose signature, issuer and audience were already checked:
+    /// token → (account, session), until the token's `exp`. Saves the
+    /// Ed25519 verification (~50 µs) on every repeat of a token.
+    pub verified_tokens: TtlCache<Box<str>, (Uuid, Uuid)>,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
     draining: AtomicBool,
@@ -107,6 +112,8 @@ impl App {
             prefix: config.redis_prefix.clone(),
             pool_size: config.redis_pool_size,
             op_timeout: config.redis_timeout,
+            session_cache_ttl: config.verify_cache_ttl,
+            session_cache_entries: config.verify_cache_entries,
         })
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_REDIS_URL: {e}")))?;
 
@@ -146,6 +153,7 @@ impl App {
 
         Ok(App(Arc::new(Inner {
             jwks: Bytes::from(jwt.jwks_json()),
+            verified_tokens: TtlCache::new(config.verify_cache_entries),
             refresh_keys: data_keys.refresh_keys(),
             sealer: data_keys.totp_sealer(),
             recovery: data_keys.recovery_hasher(),

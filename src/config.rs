@@ -55,6 +55,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
     setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
     setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
+    setting("EDGEAUTH_VERIFY_CACHE_TTL", "verify-cache-ttl", Some("1s"), "How long a replica trusts a session it saw without asking Redis again (0-1s; revocations through this replica apply at once)"),
+    setting("EDGEAUTH_VERIFY_CACHE_ENTRIES", "verify-cache-entries", Some("100000"), "Verified tokens and sessions remembered per replica"),
     setting("EDGEAUTH_DATA_KEY_FILE", "data-key-file", None, "Data key files (32 bytes, base64), comma-separated; the first is used for new values (required unless --dev)"),
     setting("EDGEAUTH_COOKIE_SECURE", "cookie-secure", Some("true"), "Secure flag of the refresh cookie (--dev forces false)"),
     setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
@@ -220,6 +222,10 @@ pub struct Config {
     /// Empty only in `--dev`, which then signs with an ephemeral key.
     pub jwt_key_files: Vec<PathBuf>,
     pub jwt_ttl: Duration,
+    /// How long a replica trusts a session it saw (at most 1 s, SPEC: revocation is seen by
+    /// every replica within 1 s).
+    pub verify_cache_ttl: Duration,
+    pub verify_cache_entries: usize,
     pub jwt_issuer: String,
     pub jwt_audience: Option<String>,
     pub refresh_ttl: Duration,
@@ -454,6 +460,17 @@ impl Config {
             redis_timeout: positive_duration("EDGEAUTH_REDIS_TIMEOUT")?,
             jwt_key_files: files("EDGEAUTH_JWT_KEY_FILES")?,
             jwt_ttl: positive_duration("EDGEAUTH_JWT_TTL")?,
+            verify_cache_ttl: r.required("EDGEAUTH_VERIFY_CACHE_TTL", |v| {
+                parse_duration(v).and_then(|d| {
+                    if d <= Duration::from_secs(1) {
+                        Ok(d)
+                    } else {
+                        Err(format!("{v:?} is longer than 1s"))
+                    }
+                })
+            })?,
+            verify_cache_entries: r.bounded("EDGEAUTH_VERIFY_CACHE_ENTRIES", 0, 10_000_000)?
+                as usize,
             jwt_issuer: r.string("EDGEAUTH_JWT_ISSUER")?,
             jwt_audience: r.explicit("EDGEAUTH_JWT_AUDIENCE"),
             refresh_ttl,

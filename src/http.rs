@@ -106,7 +106,12 @@ impl Request {
         if first != Some(&b'{') {
             return Err(Error::invalid_request("The body must be a JSON object."));
         }
-        serde_json::from_slice(&self.body)
+        // RFC 8259 §8.1: JSON text is UTF-8. serde_json checks the strings it
+        // decodes but skips the members it ignores (unknown fields) unchecked,
+        // so the whole body is checked here (found by the json_body fuzz target).
+        let text = std::str::from_utf8(&self.body)
+            .map_err(|_| Error::invalid_request("The body is not valid UTF-8."))?;
+        serde_json::from_str(text)
             .map(Some)
             .map_err(|e| Error::invalid_request(format!("Invalid JSON body: {e}")))
     }
@@ -247,6 +252,20 @@ mod tests {
             "10.0.0.1:5000",
         );
         assert_eq!(proxied.client_ip(&trusted).to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_even_in_an_ignored_member() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            email: String,
+        }
+        let mut r = request_with(&[("content-type", "application/json")], "127.0.0.1:1");
+        r.body = Bytes::from_static(b"{\"email\":\"a@b.example\",\"x\":\"\x8e\"}");
+        assert!(r.json::<Body>().is_err());
+        r.body = Bytes::from_static(b"{\"email\":\"a@b.example\",\"x\":\"\xc3\xa9\"}");
+        assert!(r.json::<Body>().is_ok());
     }
 
     #[test]

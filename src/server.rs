@@ -7,7 +7,10 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::Method;
@@ -17,6 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
@@ -27,7 +31,11 @@ use crate::http::{Request, Response};
 use crate::router::{self, Listener};
 
 /// Largest request head (request line + headers) a client may send; larger
-/// ones get `431` from hyper before any handler runs.
+/// ones get `431` from hyper before any handler runs. Set as both hyper's
+/// `max_header_size` (checked on every head, however it arrived) and its
+/// `max_buf_size`: the buffer bound alone is only checked while a head is
+/// incomplete, so a head that arrived in one large read could reach twice
+/// the bound.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Serves the public and admin listeners until `shutdown` resolves, then
@@ -81,17 +89,114 @@ fn spawn_connection(
         let app = service_app.clone();
         async move { Ok::<_, Infallible>(handle(&app, listener, req, peer).await) }
     });
+    // Idle keep-alive connections need nothing extra: hyper restarts the
+    // header read timeout whenever it waits for the next request head. A
+    // client that stops *reading* (its answers pile up until the socket
+    // buffers are full) is what no hyper timer covers; `WriteStall` does.
+    let io = WriteStall::new(stream, app.config.request_timeout);
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(app.config.header_read_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(io), service);
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
     });
+}
+
+/// A connection's socket whose writes may stay blocked for at most `limit`
+/// in a row: a client that stops reading its responses (the "slow read"
+/// variant of slowloris) would otherwise hold the connection, its buffers
+/// and its task forever, since hyper only times out reading a head. When a
+/// write has made no progress for `limit` it fails with `TimedOut` and
+/// hyper drops the connection. Any progress resets the clock.
+struct WriteStall<T> {
+    inner: T,
+    limit: Duration,
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WriteStall<T> {
+    fn new(inner: T, limit: Duration) -> WriteStall<T> {
+        WriteStall {
+            inner,
+            limit,
+            stalled_since: None,
+        }
+    }
+
+    /// Maps one poll of a write-side operation: progress clears the clock,
+    /// `Pending` starts it (or lets it run), and a clock that ran out turns
+    /// `Pending` into an error.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let deadline = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client has not read its response",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteStall<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.watch(cx, poll)
+    }
 }
 
 /// The caller's `X-Request-Id` when it is short and printable, else a new one.

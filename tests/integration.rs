@@ -11,19 +11,30 @@
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
 //! - `openapi`     — openapi.yaml matches the router and live answers
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
-//! - `resilience`  — Redis down and back, dev mode
+//! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
+//! - `resilience`  — Redis down, hung, slow, killed and back; dev mode
+//! - `hostile`     — hostile input table (sizes, JSON, encodings, heads, paths,
+//!   smuggling shapes) and slowloris cut-offs
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
+//! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
+//! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
+#[path = "integration/abuse.rs"]
+mod abuse;
 #[path = "integration/account.rs"]
 mod account;
 #[path = "integration/conventions.rs"]
 mod conventions;
+#[path = "integration/fuzz_replay.rs"]
+mod fuzz_replay;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/hostile.rs"]
+mod hostile;
 #[path = "integration/mfa.rs"]
 mod mfa;
 #[path = "integration/openapi.rs"]
@@ -36,3 +47,5 @@ mod resilience;
 mod session;
 #[path = "integration/tokens.rs"]
 mod tokens;
+#[path = "integration/verify_cache.rs"]
+mod verify_cache;

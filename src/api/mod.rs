@@ -39,19 +39,35 @@ pub struct Caller {
 /// Checks the Bearer token: signature, expiry, issuer/audience, and that its
 /// session (`sid`) still exists — revocation and account removal delete the
 /// session, so one `EXISTS` covers both.
+///
+/// A token seen before skips the signature check (its verdict is cached
+/// until its `exp`); the session check always runs (see
+/// `Store::session_exists` for its own short cache).
 pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let token = req.bearer_token().ok_or(Error::InvalidToken)?;
-    let claims = app
-        .jwt
-        .verify(
-            token,
-            clock::now_ms() / 1000,
-            &app.config.jwt_issuer,
-            app.config.jwt_audience.as_deref(),
-        )
-        .map_err(|_| Error::InvalidToken)?;
-    let account = Uuid::parse_str(&claims.sub).map_err(|_| Error::InvalidToken)?;
-    let session = Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?;
+    let now_ms = clock::now_ms();
+    let (account, session) = match app.verified_tokens.get(token, now_ms) {
+        Some(ids) => ids,
+        None => {
+            let claims = app
+                .jwt
+                .verify(
+                    token,
+                    now_ms / 1000,
+                    &app.config.jwt_issuer,
+                    app.config.jwt_audience.as_deref(),
+                )
+                .map_err(|_| Error::InvalidToken)?;
+            let account = Uuid::parse_str(&claims.sub).map_err(|_| Error::InvalidToken)?;
+            let session = Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?;
+            if app.config.verify_cache_entries > 0 {
+                let expires_ms = claims.exp.saturating_mul(1000);
+                app.verified_tokens
+                    .insert(token.into(), (account, session), expires_ms);
+            }
+            (account, session)
+        }
+    };
     if !app.store.session_exists(account, session).await? {
         return Err(Error::InvalidToken);
     }

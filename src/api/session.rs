@@ -13,6 +13,7 @@ use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
 use crate::metrics::Outcome;
+use crate::store::accounts::Account;
 use crate::store::events::{Event, EventKind};
 use crate::store::sessions::{Rotation, SessionMeta};
 use hyper::StatusCode;
@@ -24,10 +25,11 @@ struct RefreshBody {
 
 /// `POST /auth/login`.
 ///
-/// Unknown email and wrong password do the same work: one index lookup and
-/// one account read (the store guarantees both round trips), one password
-/// hash (against `dummy_hash` when there is no account), one event. So
-/// neither the answer nor its timing tells whether the email is registered.
+/// Unknown email and wrong password do the same work: the same two rate
+/// counts, one index lookup and one account read (the store guarantees both
+/// round trips), one password hash (against `dummy_hash` when there is no
+/// account), one event. So neither the answer nor its timing tells whether
+/// the email is registered.
 pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
     let body: Credentials = req.json()?;
     let email = valid_email(&body.email)?;
@@ -40,13 +42,19 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
         true,
     )
     .await?;
-    // Failed logins per email are looked at now and counted only after a
-    // failure, so the account's owner logging in successfully never uses
-    // up the allowance.
-    api::enforce_rate(app, "login_email", &email, limits.login_per_email, false).await?;
-    let account = app.store.find_by_email(&email).await?;
-    let phc = account.as_ref().map_or(&app.dummy_hash, |a| &a.password);
-    let matches = app.hasher.verify(&body.password, phc).await?;
+    // Failed logins per email: every attempt takes a slot before its
+    // password is checked (looking first and counting after the check would
+    // let parallel guesses all pass the look), and gives it back unless the
+    // password was checked and wrong — so the owner logging in successfully
+    // never uses up the allowance.
+    api::enforce_rate(app, "login_email", &email, limits.login_per_email, true).await?;
+    let (account, matches) = match check_password(app, &email, &body.password).await {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            refund_login_email(app, &email).await;
+            return Err(e);
+        }
+    };
     let account = match account {
         Some(account) if matches => account,
         other => {
@@ -59,17 +67,11 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
                 at: clock::now_ms(),
             })
             .await?;
-            if let Some(rate) = limits.login_per_email {
-                let window_ms = rate.window.as_millis() as u64;
-                // This failure is answered 401 either way; the count decides the next attempt.
-                app.store
-                    .rate_check("login_email", &email, rate.limit, window_ms, true)
-                    .await?;
-            }
             app.metrics.outcome(Outcome::LoginFailure);
             return Err(Error::InvalidCredentials);
         }
     };
+    refund_login_email(app, &email).await;
     if !account.active {
         app.metrics.outcome(Outcome::LoginInactive);
         return Err(Error::AccountInactive);
@@ -99,6 +101,31 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
     let response = start_session(app, req, account.id).await?;
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(response)
+}
+
+/// The account of `email` (if any) and whether `password` matches it: one
+/// lookup and one hash either way.
+async fn check_password(
+    app: &App,
+    email: &str,
+    password: &str,
+) -> ApiResult<(Option<Account>, bool)> {
+    let account = app.store.find_by_email(email).await?;
+    let phc = account.as_ref().map_or(&app.dummy_hash, |a| &a.password);
+    let matches = app.hasher.verify(password, phc).await?;
+    Ok((account, matches))
+}
+
+/// Gives back the `login_email` slot of an attempt that was not a wrong
+/// password. Best effort: failing costs the owner one slot of the window,
+/// not the login.
+async fn refund_login_email(app: &App, email: &str) {
+    if app.config.rate_limits.login_per_email.is_none() {
+        return;
+    }
+    if let Err(e) = app.store.rate_refund("login_email", email).await {
+        tracing::warn!(error = %e, "could not give back a login_email rate slot");
+    }
 }
 
 /// Starts a new refresh-token family for `account` and answers with its

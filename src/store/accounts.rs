@@ -186,6 +186,7 @@ impl Store {
         self.run("remove_account", async {
             let mut conn = self.conn().await?;
             let existed = self.delete_account(&mut conn, id).await?;
+            self.forget_sessions(id, None);
             let email_key = self.keys().email(email);
             self.release_email(&mut conn, &email_key, &id.to_string())
                 .await?;

@@ -34,6 +34,9 @@ pub use sessions::{Rotation, SessionMeta};
 pub use tickets::TicketPurpose;
 
 use keys::Keys;
+use uuid::Uuid;
+
+use crate::cache::TtlCache;
 use scripts::Scripts;
 
 /// The default key prefix.
@@ -81,6 +84,12 @@ pub struct StoreConfig {
     pub pool_size: usize,
     /// Bound on one whole operation, including waiting for a pooled connection.
     pub op_timeout: Duration,
+    /// How long this replica may trust that a session exists without asking Redis (zero: always
+    /// ask). Revocations made through this replica are seen at once regardless; those made
+    /// elsewhere within this bound.
+    pub session_cache_ttl: Duration,
+    /// Sessions remembered at most (per replica).
+    pub session_cache_entries: usize,
 }
 
 /// The handle to all state. Cheap to clone (one `Arc`).
@@ -96,6 +105,12 @@ struct Inner {
     op_timeout: Duration,
     /// Failed operations since start (for metrics).
     errors: AtomicU64,
+    /// Sessions recently seen to exist, until a deadline (see `sessions::session_exists`).
+    seen_sessions: TtlCache<(Uuid, Uuid), ()>,
+    session_cache_ms: u64,
+    /// Bumped by every revocation through this replica, so a lookup that raced one does not
+    /// re-cache what it revoked.
+    revocations: AtomicU64,
 }
 
 impl Store {
@@ -124,6 +139,9 @@ impl Store {
                 scripts: Scripts::new(),
                 op_timeout: cfg.op_timeout,
                 errors: AtomicU64::new(0),
+                seen_sessions: TtlCache::new(cfg.session_cache_entries),
+                session_cache_ms: cfg.session_cache_ttl.as_millis() as u64,
+                revocations: AtomicU64::new(0),
             }),
         })
     }

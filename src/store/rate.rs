@@ -51,4 +51,24 @@ impl Store {
         })
         .await
     }
+
+    /// Gives back one attempt counted by `rate_check` (when it turned out
+    /// not to be what the limit is about, e.g. a login whose password was
+    /// right). Never creates a counter, never extends its window.
+    pub async fn rate_refund(&self, kind: &'static str, subject: &str) -> StoreResult<()> {
+        self.run("rate_refund", async {
+            let mut conn = self.conn().await?;
+            let _: (i64, i64) = self
+                .scripts()
+                .rate_hit
+                .key(self.keys().rate(kind, subject))
+                .arg(1)
+                .arg(1)
+                .arg("-1")
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
 }

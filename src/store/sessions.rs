@@ -7,7 +7,11 @@
 //! expires before a live family.
 
 use redis::AsyncCommands;
+use std::sync::atomic::Ordering;
+
 use uuid::Uuid;
+
+use crate::clock;
 
 use super::{Store, StoreResult, bad_reply};
 
@@ -102,7 +106,10 @@ impl Store {
             match status.as_str() {
                 "advanced" => Ok(Rotation::Advanced(generation)),
                 "repeated" => Ok(Rotation::Repeated(generation)),
-                "reused" => Ok(Rotation::Reused),
+                "reused" => {
+                    self.forget_sessions(account, Some(family));
+                    Ok(Rotation::Reused)
+                }
                 "unknown" => Ok(Rotation::Unknown),
                 other => Err(bad_reply(format!("rotation status {other:?}"))),
             }
@@ -111,12 +118,44 @@ impl Store {
     }
 
     /// One EXISTS (what `/auth/verify` asks per request).
+    ///
+    /// The hot path of every Bearer request. A session seen to exist is trusted for
+    /// `session_cache_ttl` without asking Redis again: a revocation through this replica forgets
+    /// it at once ([`Store::forget_sessions`]), one through another replica is seen when the
+    /// entry expires. Absence is never cached.
     pub async fn session_exists(&self, account: Uuid, family: Uuid) -> StoreResult<bool> {
-        self.run("session_exists", async {
-            let mut conn = self.conn().await?;
-            Ok(conn.exists(self.keys().session(account, family)).await?)
-        })
-        .await
+        let inner = &self.inner;
+        let now = clock::now_ms();
+        if inner.session_cache_ms > 0 && inner.seen_sessions.get(&(account, family), now).is_some()
+        {
+            return Ok(true);
+        }
+        let epoch = inner.revocations.load(Ordering::SeqCst);
+        let exists = self
+            .run("session_exists", async {
+                let mut conn = self.conn().await?;
+                Ok(conn.exists(self.keys().session(account, family)).await?)
+            })
+            .await?;
+        // A revocation that finished while we asked may have deleted what we saw: don't cache it.
+        if exists && inner.session_cache_ms > 0 && inner.revocations.load(Ordering::SeqCst) == epoch
+        {
+            inner
+                .seen_sessions
+                .insert((account, family), (), now + inner.session_cache_ms);
+        }
+        Ok(exists)
+    }
+
+    /// Forgets cached sessions after a revocation through this replica: one family, or every
+    /// family of the account. Called after the revoking script has run.
+    pub(super) fn forget_sessions(&self, account: Uuid, family: Option<Uuid>) {
+        let inner = &self.inner;
+        inner.revocations.fetch_add(1, Ordering::SeqCst);
+        match family {
+            Some(family) => inner.seen_sessions.remove(&(account, family)),
+            None => inner.seen_sessions.remove_where(|(a, _), _| *a == account),
+        }
     }
 
     /// false when the family did not exist.
@@ -132,6 +171,7 @@ impl Store {
                 .arg(family.to_string())
                 .invoke_async(&mut conn)
                 .await?;
+            self.forget_sessions(account, Some(family));
             Ok(existed == 1)
         })
         .await
@@ -142,13 +182,15 @@ impl Store {
         self.run("revoke_all_sessions", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
-            Ok(self
+            let revoked: u64 = self
                 .scripts()
                 .sessions_revoke_all
                 .key(k.sessions(account))
                 .arg(k.session_prefix(account))
                 .invoke_async(&mut conn)
-                .await?)
+                .await?;
+            self.forget_sessions(account, None);
+            Ok(revoked)
         })
         .await
     }

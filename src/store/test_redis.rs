@@ -89,6 +89,8 @@ impl TestRedis {
             prefix: "t:".into(),
             pool_size: 8,
             op_timeout: Duration::from_secs(5),
+            session_cache_ttl: std::time::Duration::ZERO,
+            session_cache_entries: 16,
         })
         .unwrap()
     }

@@ -705,6 +705,8 @@ async fn a_dead_or_stuck_redis_is_unavailable_within_the_timeout() {
             prefix: DEFAULT_PREFIX.into(),
             pool_size: 2,
             op_timeout: Duration::from_millis(200),
+            session_cache_ttl: std::time::Duration::ZERO,
+            session_cache_entries: 16,
         })
         .unwrap();
         let started = std::time::Instant::now();
@@ -732,6 +734,8 @@ fn a_prefix_with_braces_is_refused() {
         prefix: "{x}".into(),
         pool_size: 1,
         op_timeout: Duration::from_secs(1),
+        session_cache_ttl: std::time::Duration::ZERO,
+        session_cache_entries: 16,
     };
     assert!(Store::new(&cfg).is_err());
 }

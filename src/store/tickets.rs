@@ -103,6 +103,9 @@ impl Store {
                 .arg(k.session_prefix(account))
                 .invoke_async(&mut conn)
                 .await?;
+            if spent == 1 {
+                self.forget_sessions(account, None);
+            }
             Ok((spent == 1).then_some(account))
         })
         .await

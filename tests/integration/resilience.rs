@@ -521,3 +521,261 @@ async fn a_hung_redis_gives_503_not_a_hang_and_recovery_follows() {
     let (jwt2, _) = s.login("hung@example.com").await;
     assert_eq!(s.verify(&jwt2).await.status, 200);
 }
+
+// ------------------------------------------- slow, killed and emptied Redis
+
+/// A gauge of `edgeauth_redis_pool_connections` from `/metrics`.
+async fn pool_gauge(s: &TestServer, state: &str) -> i64 {
+    let r = s.send(s.http.get(s.admin_url("/metrics"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let series = format!("edgeauth_redis_pool_connections{{state=\"{state}\"}} ");
+    r.text
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series:?} in /metrics"))
+}
+
+/// `n` concurrent `/auth/verify` calls per token; every one must answer 200
+/// naming its own account (a reply read off a connection that still held a
+/// timed-out command would name another).
+async fn verify_all_concurrently(s: &TestServer, tokens: &[(String, String)], n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (jwt, user) = tokens[i % tokens.len()].clone();
+        let request = s.http.get(s.url("/auth/verify")).bearer_auth(jwt);
+        tasks.spawn(async move {
+            (
+                user,
+                Reply::read(request.send().await.expect("request")).await,
+            )
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (user, r) = joined.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.header("x-auth-user-id").as_deref(), Some(user.as_str()));
+    }
+}
+
+/// Signs in `n` accounts; returns (jwt, user id) for each.
+async fn sessions(s: &TestServer, n: usize, tag: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let (jwt, _) = s.signed_in(&format!("{tag}{i}@example.com")).await;
+        let user = s
+            .verify(&jwt)
+            .await
+            .header("x-auth-user-id")
+            .expect("user id");
+        out.push((jwt, user));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_gives_503_within_the_deadline_and_leaks_no_pool_slot() {
+    const POOL: usize = 8;
+    let redis = Redis::start_with(&["--enable-debug-command", "local"]);
+    let s = TestServer::with_redis(
+        redis,
+        &[
+            ("EDGEAUTH_REDIS_POOL_SIZE", "8"),
+            ("EDGEAUTH_REDIS_TIMEOUT", "1s"),
+            ("EDGEAUTH_REQUEST_TIMEOUT", "3s"),
+            // Every verify must reach Redis here (the 1 s session cache would
+            // answer recently seen sessions itself; see verify_cache.rs).
+            ("EDGEAUTH_VERIFY_CACHE_TTL", "0"),
+        ],
+    )
+    .await;
+    let tokens = sessions(&s, 4, "slow").await;
+    let (_, refresh) = s.login("slow0@example.com").await;
+    // Warm: the pool holds open connections that will be mid-command below.
+    verify_all_concurrently(&s, &tokens, 4 * POOL).await;
+
+    // Redis is single-threaded: while DEBUG SLEEP runs it answers nobody.
+    let sleeper = s.redis.client();
+    let sleeping = std::thread::spawn(move || {
+        let mut conn = sleeper.get_connection().expect("connection");
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(3)
+            .query::<String>(&mut conn)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !sleeping.is_finished(),
+        "DEBUG SLEEP returned at once: {:?}",
+        sleeping.join()
+    );
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let (jwt, _) = tokens[i % tokens.len()].clone();
+        let request = match i % 4 {
+            0 | 1 => s.http.get(s.url("/auth/verify")).bearer_auth(jwt),
+            2 => s
+                .http
+                .post(s.url("/auth/token/refresh"))
+                .header("cookie", format!("refresh_token={refresh}")),
+            _ => s
+                .http
+                .post(s.url("/auth/login"))
+                .json(&json!({"email": "slow1@example.com", "password": PASSWORD})),
+        };
+        tasks.spawn(async move {
+            let r = Reply::read(request.send().await.expect("request")).await;
+            (r, started.elapsed())
+        });
+    }
+    assert_eq!(
+        s.get("/healthz").await.status,
+        200,
+        "liveness needs no Redis"
+    );
+    while let Some(joined) = tasks.join_next().await {
+        let (r, elapsed) = joined.unwrap();
+        // Redis sleeps for 3 s: an answer before it wakes is the deadline's.
+        assert_unavailable(&r);
+        // A hang bound, not a performance claim: the request deadline (3 s)
+        // plus slack for a loaded machine.
+        assert!(
+            elapsed < Duration::from_secs(6),
+            "answered after {elapsed:?}"
+        );
+    }
+    assert_eq!(sleeping.join().unwrap().expect("DEBUG SLEEP"), "OK");
+
+    let s = &s;
+    eventually(
+        "readyz 200",
+        || async move { readyz(s).await == (200, 200) },
+    )
+    .await;
+    // Full concurrency again, three times over: no slot was lost to the
+    // requests cut off mid-command, and no connection answers for another.
+    for _ in 0..3 {
+        verify_all_concurrently(s, &tokens, 4 * POOL).await;
+    }
+    assert_eq!(pool_gauge(s, "in_use").await, 0, "a pool slot leaked");
+    assert!(pool_gauge(s, "open").await <= POOL as i64);
+    assert_eq!(pool_gauge(s, "max").await, POOL as i64);
+    // The refreshes cut off by the deadline were still queued in Redis and
+    // ran when it woke: the session moved on while its client got 503. The
+    // retry with the same token lands inside the reuse grace (10 s) and is
+    // answered, not treated as reuse.
+    let r = s.post_cookie("/auth/token/refresh", &refresh).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_then_killed_mid_traffic_then_restarted_empty() {
+    // Every verify must reach Redis here (see verify_cache.rs for the cache).
+    let mut s = TestServer::with(&[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
+    let (jwt, refresh) = s.signed_in("killed@example.com").await;
+    let pid = redis_pid(&s.redis);
+
+    // Traffic all along: a verify every 20 ms, every answer recorded.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (http, url, jwt, stop) = (
+            s.http.clone(),
+            s.url("/auth/verify"),
+            jwt.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = Reply::read(
+                    http.get(&url)
+                        .bearer_auth(&jwt)
+                        .send()
+                        .await
+                        .expect("request"),
+                )
+                .await;
+                seen.push((r.status, r.error_code()));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            seen
+        })
+    };
+    let s_ref = &s;
+    let jwt_ref = jwt.as_str();
+    eventually("verify 200", || async move {
+        s_ref.verify(jwt_ref).await.status == 200
+    })
+    .await;
+
+    // Stopped: connections stay open, nothing answers.
+    signal(pid, "-STOP");
+    let resume = Resume(pid);
+    assert_unavailable(&s.verify(&jwt).await);
+    assert_eq!(s.get("/healthz").await.status, 200);
+    // Killed while stopped: every pooled connection is now dead.
+    signal(pid, "-KILL");
+    drop(resume);
+    assert_unavailable(&s.verify(&jwt).await);
+    assert_unavailable(
+        &s.post(
+            "/auth/register",
+            json!({"email": "during@example.com", "password": PASSWORD}),
+        )
+        .await,
+    );
+    assert_eq!(readyz(&s).await, (503, 503));
+    assert_eq!(s.get("/healthz").await.status, 200);
+
+    // Back, empty (no persistence).
+    s.redis.restart();
+    let s = &s;
+    eventually(
+        "readyz 200",
+        || async move { readyz(s).await == (200, 200) },
+    )
+    .await;
+    // Everything the lost data held is gone, cleanly: 401s, not 500s.
+    let r = s.verify(&jwt).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error(), "invalid_token");
+    let r = s.post_cookie("/auth/token/refresh", &refresh).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error(), "invalid_refresh_token");
+    assert!(r.clears_cookie(), "{:?}", r.set_cookie());
+    let r = s
+        .post(
+            "/auth/login",
+            json!({"email": "killed@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error(), "invalid_credentials");
+    // The same email registers again, and the new account works.
+    let (jwt2, refresh2) = s.signed_in("killed@example.com").await;
+    assert_eq!(s.verify(&jwt2).await.status, 200);
+    assert_eq!(
+        s.post_cookie("/auth/token/refresh", &refresh2).await.status,
+        200
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = traffic.await.unwrap();
+    let count = |status: u16| seen.iter().filter(|(s, _)| *s == status).count();
+    assert!(
+        count(200) > 0 && count(503) > 0 && count(401) > 0,
+        "{seen:?}"
+    );
+    for (status, code) in &seen {
+        let expected = match status {
+            200 => None,
+            401 => Some("invalid_token"),
+            503 => Some("unavailable"),
+            _ => panic!("unexpected answer {status} {code:?} in {seen:?}"),
+        };
+        assert_eq!(code.as_deref(), expected, "{seen:?}");
+    }
+    assert_eq!(pool_gauge(s, "in_use").await, 0, "a pool slot leaked");
+}

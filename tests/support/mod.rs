@@ -462,3 +462,44 @@ impl Redis {
         }
     }
 }
+
+impl Reply {
+    /// The `error` code of a JSON error body, or None (no panic) when the
+    /// body is not one.
+    pub fn error_code(&self) -> Option<String> {
+        let body: Value = serde_json::from_str(&self.text).ok()?;
+        body["error"].as_str().map(str::to_owned)
+    }
+}
+
+impl Redis {
+    /// Like [`Redis::start`], with extra `redis-server` arguments (e.g.
+    /// `--enable-debug-command local`, which `DEBUG SLEEP` needs on Redis 7).
+    /// A later `restart` starts it without them.
+    pub fn start_with(args: &[&str]) -> Redis {
+        let port = edgeauth::dev::free_port().expect("free port");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e})"));
+        let redis = Redis {
+            child: Some(child),
+            port,
+        };
+        for _ in 0..200 {
+            if let Ok(mut conn) = redis.client().get_connection() {
+                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                    return redis;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server on port {port} did not come up");
+    }
+}
