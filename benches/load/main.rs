@@ -13,12 +13,13 @@
 //! `--json PATH` (also written to `target/load-bench.json`), `--keep-logs`
 //! (keep the servers' stdout logs and print where they are).
 //!
-//! Layout: `load/procs.rs` (child processes, /proc readings), `load/hello.rs`
-//! (the hello baseline server, run by re-executing this binary),
-//! `load/client.rs` (the load generator), `load/jobs.rs` (what each
-//! connection sends), `load/fixtures.rs` (accounts and sessions),
-//! `load/baselines.rs` (EVALSHA, scrypt), `load/scenarios.rs` (the run),
-//! `load/report.rs` (table, checks, JSON).
+//! Layout (`benches/load/`): `main.rs` (options), `procs.rs` (child
+//! processes, /proc readings), `hello.rs` (the hello baseline server, run by
+//! re-executing this binary), `client.rs` (the load generator), `jobs.rs`
+//! (what each connection sends), `fixtures.rs` (accounts and sessions),
+//! `baselines.rs` (EVALSHA, scrypt), `probe.rs` (CPU and Redis
+//! commands during a window), `scenarios.rs` (the run), `report.rs`
+//! (table, checks, JSON).
 
 // A benchmark whose setup fails should stop loudly, like a test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -28,6 +29,7 @@ mod client;
 mod fixtures;
 mod hello;
 mod jobs;
+mod probe;
 mod procs;
 mod report;
 mod scenarios;
