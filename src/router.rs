@@ -1,8 +1,9 @@
 //! The one routing table: `(method, path)` → handler. No framework.
 //!
-//! Public listener:
+//! [`ROUTES`] lists every endpoint once — path, methods, listener — and
+//! [`dispatch`] maps each [`Route`] to its handler:
 //!
-//! | method      | path                            | handler                              |
+//! | methods     | path                            | handler                              |
 //! |-------------|---------------------------------|--------------------------------------|
 //! | POST        | /auth/register                  | account::register                    |
 //! | POST        | /auth/login                     | session::login                       |
@@ -11,9 +12,14 @@
 //! | POST        | /auth/account/forgot/request    | account::request_password_reset      |
 //! | POST        | /auth/account/forgot            | account::reset_password              |
 //! | POST        | /auth/account/remove            | account::remove                      |
+//! | POST        | /auth/account/password          | account::change_password             |
+//! | POST        | /auth/account/email/request     | email::request_change                |
+//! | POST        | /auth/account/email             | email::confirm_change                |
 //! | POST        | /auth/token/refresh             | session::refresh                     |
 //! | POST        | /auth/token/revoke              | session::revoke                      |
 //! | POST        | /auth/logout                    | session::logout                      |
+//! | GET, HEAD   | /auth/sessions                  | session::list                        |
+//! | POST        | /auth/sessions/revoke           | session::revoke_one                  |
 //! | POST        | /auth/mfa/generate              | mfa::generate                        |
 //! | POST        | /auth/mfa/enable                | mfa::enable                          |
 //! | POST        | /auth/mfa/disable               | mfa::disable                         |
@@ -22,11 +28,8 @@
 //! | POST        | /auth/mfa/recover               | mfa::login_recover                   |
 //! | GET, HEAD   | /auth/verify                    | verify::verify                       |
 //! | GET, HEAD   | /.well-known/jwks.json          | keys::jwks                           |
-//! | GET, HEAD   | /healthz                        | health::healthz                      |
-//! | GET, HEAD   | /readyz                         | health::readyz                       |
-//!
-//! Admin listener: `GET, HEAD` `/healthz`, `/readyz` and `/metrics`
-//! (health::metrics) only; `/metrics` is never on the public port.
+//! | GET, HEAD   | /healthz, /readyz (both ports)  | health::healthz, health::readyz      |
+//! | GET, HEAD   | /metrics (admin port only)      | health::metrics                      |
 //!
 //! `/auth/verify/<anything>` with any method is also `verify::verify`: the
 //! shape of Envoy's HTTP `ext_authz` check.
@@ -37,7 +40,7 @@
 
 use hyper::Method;
 
-use crate::api::{account, health, keys, mfa, session, verify};
+use crate::api::{account, email, health, keys, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
@@ -53,9 +56,14 @@ pub enum Route {
     ForgotRequest,
     Forgot,
     Remove,
+    ChangePassword,
+    EmailChangeRequest,
+    EmailChange,
     Refresh,
     Revoke,
     Logout,
+    Sessions,
+    SessionRevoke,
     MfaGenerate,
     MfaEnable,
     MfaDisable,
@@ -76,120 +84,118 @@ pub enum Listener {
     Admin,
 }
 
+/// Where a route is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    Public,
+    Admin,
+    Both,
+}
+
+impl Serves {
+    fn includes(self, listener: Listener) -> bool {
+        matches!(
+            (self, listener),
+            (Serves::Both, _)
+                | (Serves::Public, Listener::Public)
+                | (Serves::Admin, Listener::Admin)
+        )
+    }
+}
+
+/// One row of the routing table.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub route: Route,
+    pub path: &'static str,
+    /// The methods, as an `Allow` header value.
+    pub allow: &'static str,
+    pub serves: Serves,
+}
+
 const POST: &str = "POST";
 const GET_HEAD: &str = "GET, HEAD";
 
-impl Route {
-    /// Every route, in declaration order. Nothing routes through this list;
-    /// it lets tests walk the routes (`tests/integration/openapi.rs` checks
-    /// them against openapi.yaml), so a new variant goes here too.
-    pub const ALL: &[Route] = &[
-        Route::Register,
-        Route::Login,
-        Route::Activate,
-        Route::ActivateRequest,
-        Route::ForgotRequest,
-        Route::Forgot,
-        Route::Remove,
-        Route::Refresh,
-        Route::Revoke,
-        Route::Logout,
-        Route::MfaGenerate,
-        Route::MfaEnable,
-        Route::MfaDisable,
-        Route::MfaTotp,
-        Route::MfaRecoveryCodes,
-        Route::MfaRecover,
-        Route::Verify,
-        Route::Jwks,
-        Route::Healthz,
-        Route::Readyz,
-        Route::Metrics,
-    ];
+const fn spec(route: Route, path: &'static str, allow: &'static str, serves: Serves) -> RouteSpec {
+    RouteSpec {
+        route,
+        path,
+        allow,
+        serves,
+    }
+}
 
+/// Every route, once.
+#[rustfmt::skip]
+pub const ROUTES: &[RouteSpec] = &[
+    spec(Route::Register, "/auth/register", POST, Serves::Public),
+    spec(Route::Login, "/auth/login", POST, Serves::Public),
+    spec(Route::Activate, "/auth/account/activate", POST, Serves::Public),
+    spec(Route::ActivateRequest, "/auth/account/activate/request", POST, Serves::Public),
+    spec(Route::ForgotRequest, "/auth/account/forgot/request", POST, Serves::Public),
+    spec(Route::Forgot, "/auth/account/forgot", POST, Serves::Public),
+    spec(Route::Remove, "/auth/account/remove", POST, Serves::Public),
+    spec(Route::ChangePassword, "/auth/account/password", POST, Serves::Public),
+    spec(Route::EmailChangeRequest, "/auth/account/email/request", POST, Serves::Public),
+    spec(Route::EmailChange, "/auth/account/email", POST, Serves::Public),
+    spec(Route::Refresh, "/auth/token/refresh", POST, Serves::Public),
+    spec(Route::Revoke, "/auth/token/revoke", POST, Serves::Public),
+    spec(Route::Logout, "/auth/logout", POST, Serves::Public),
+    spec(Route::Sessions, "/auth/sessions", GET_HEAD, Serves::Public),
+    spec(Route::SessionRevoke, "/auth/sessions/revoke", POST, Serves::Public),
+    spec(Route::MfaGenerate, "/auth/mfa/generate", POST, Serves::Public),
+    spec(Route::MfaEnable, "/auth/mfa/enable", POST, Serves::Public),
+    spec(Route::MfaDisable, "/auth/mfa/disable", POST, Serves::Public),
+    spec(Route::MfaTotp, "/auth/mfa/totp", POST, Serves::Public),
+    spec(Route::MfaRecoveryCodes, "/auth/mfa/recovery-codes", POST, Serves::Public),
+    spec(Route::MfaRecover, "/auth/mfa/recover", POST, Serves::Public),
+    spec(Route::Verify, "/auth/verify", GET_HEAD, Serves::Public),
+    spec(Route::Jwks, "/.well-known/jwks.json", GET_HEAD, Serves::Public),
+    spec(Route::Healthz, "/healthz", GET_HEAD, Serves::Both),
+    spec(Route::Readyz, "/readyz", GET_HEAD, Serves::Both),
+    spec(Route::Metrics, "/metrics", GET_HEAD, Serves::Admin),
+];
+
+impl Route {
+    fn spec(self) -> Option<&'static RouteSpec> {
+        ROUTES.iter().find(|s| s.route == self)
+    }
+
+    /// The path as written in [`ROUTES`]: the label logs and metrics use.
     pub fn template(self) -> &'static str {
-        match self {
-            Route::Register => "/auth/register",
-            Route::Login => "/auth/login",
-            Route::Activate => "/auth/account/activate",
-            Route::ActivateRequest => "/auth/account/activate/request",
-            Route::ForgotRequest => "/auth/account/forgot/request",
-            Route::Forgot => "/auth/account/forgot",
-            Route::Remove => "/auth/account/remove",
-            Route::Refresh => "/auth/token/refresh",
-            Route::Revoke => "/auth/token/revoke",
-            Route::Logout => "/auth/logout",
-            Route::MfaGenerate => "/auth/mfa/generate",
-            Route::MfaEnable => "/auth/mfa/enable",
-            Route::MfaDisable => "/auth/mfa/disable",
-            Route::MfaTotp => "/auth/mfa/totp",
-            Route::MfaRecoveryCodes => "/auth/mfa/recovery-codes",
-            Route::MfaRecover => "/auth/mfa/recover",
-            Route::Verify => "/auth/verify",
-            Route::Jwks => "/.well-known/jwks.json",
-            Route::Healthz => "/healthz",
-            Route::Readyz => "/readyz",
-            Route::Metrics => "/metrics",
-        }
+        self.spec().map_or("unmatched", |s| s.path)
     }
 
     /// The methods the route answers, as an `Allow` header value.
     pub fn allow(self) -> &'static str {
-        match self {
-            Route::Verify | Route::Jwks | Route::Healthz | Route::Readyz | Route::Metrics => {
-                GET_HEAD
-            }
-            _ => POST,
-        }
+        self.spec().map_or(POST, |s| s.allow)
     }
+}
 
-    fn accepts(self, method: &Method) -> bool {
-        match self.allow() {
-            GET_HEAD => method == Method::GET || method == Method::HEAD,
-            _ => method == Method::POST,
-        }
+fn accepts(allow: &str, method: &Method) -> bool {
+    if allow == GET_HEAD {
+        method == Method::GET || method == Method::HEAD
+    } else {
+        method == Method::POST
     }
 }
 
 /// Finds the route for a path on a listener, checking the method.
 pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route, Error> {
-    let route = match (listener, path) {
-        (_, "/healthz") => Route::Healthz,
-        (_, "/readyz") => Route::Readyz,
-        (Listener::Admin, "/metrics") => Route::Metrics,
-        (Listener::Admin, _) => return Err(Error::NotFound),
-        // Envoy's HTTP ext_authz appends the original path to its
-        // `path_prefix` and keeps the client's method, so the check arrives
-        // as `/auth/verify/<original path>` with any method.
-        (Listener::Public, path) if path.starts_with("/auth/verify/") => return Ok(Route::Verify),
-        (Listener::Public, path) => match path {
-            "/auth/register" => Route::Register,
-            "/auth/login" => Route::Login,
-            "/auth/account/activate" => Route::Activate,
-            "/auth/account/activate/request" => Route::ActivateRequest,
-            "/auth/account/forgot/request" => Route::ForgotRequest,
-            "/auth/account/forgot" => Route::Forgot,
-            "/auth/account/remove" => Route::Remove,
-            "/auth/token/refresh" => Route::Refresh,
-            "/auth/token/revoke" => Route::Revoke,
-            "/auth/logout" => Route::Logout,
-            "/auth/mfa/generate" => Route::MfaGenerate,
-            "/auth/mfa/enable" => Route::MfaEnable,
-            "/auth/mfa/disable" => Route::MfaDisable,
-            "/auth/mfa/totp" => Route::MfaTotp,
-            "/auth/mfa/recovery-codes" => Route::MfaRecoveryCodes,
-            "/auth/mfa/recover" => Route::MfaRecover,
-            "/auth/verify" => Route::Verify,
-            "/.well-known/jwks.json" => Route::Jwks,
-            _ => return Err(Error::NotFound),
-        },
-    };
-    if route.accepts(method) {
-        Ok(route)
+    // Envoy's HTTP ext_authz appends the original path to its `path_prefix`
+    // and keeps the client's method, so the check arrives as
+    // `/auth/verify/<original path>` with any method.
+    if listener == Listener::Public && path.starts_with("/auth/verify/") {
+        return Ok(Route::Verify);
+    }
+    let spec = ROUTES
+        .iter()
+        .find(|s| s.path == path && s.serves.includes(listener))
+        .ok_or(Error::NotFound)?;
+    if accepts(spec.allow, method) {
+        Ok(spec.route)
     } else {
-        Err(Error::MethodNotAllowed {
-            allow: route.allow(),
-        })
+        Err(Error::MethodNotAllowed { allow: spec.allow })
     }
 }
 
@@ -203,9 +209,14 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::ForgotRequest => account::request_password_reset(app, req).await,
         Route::Forgot => account::reset_password(app, req).await,
         Route::Remove => account::remove(app, req).await,
+        Route::ChangePassword => account::change_password(app, req).await,
+        Route::EmailChangeRequest => email::request_change(app, req).await,
+        Route::EmailChange => email::confirm_change(app, req).await,
         Route::Refresh => session::refresh(app, req).await,
         Route::Revoke => session::revoke(app, req).await,
         Route::Logout => session::logout(app, req).await,
+        Route::Sessions => session::list(app, req).await,
+        Route::SessionRevoke => session::revoke_one(app, req).await,
         Route::MfaGenerate => mfa::generate(app, req).await,
         Route::MfaEnable => mfa::enable(app, req).await,
         Route::MfaDisable => mfa::disable(app, req).await,
@@ -268,18 +279,25 @@ mod tests {
     }
 
     #[test]
-    fn all_lists_every_route_once_in_order() {
-        for (i, route) in Route::ALL.iter().enumerate() {
-            assert_eq!(*route as usize, i, "{route:?} out of order in Route::ALL");
-            let method = if route.allow() == POST {
+    fn every_route_is_listed_once_and_served() {
+        for (i, spec) in ROUTES.iter().enumerate() {
+            assert!(
+                ROUTES[i + 1..]
+                    .iter()
+                    .all(|other| other.route != spec.route && other.path != spec.path),
+                "{:?} listed twice",
+                spec.route
+            );
+            let method = if spec.allow == POST {
                 Method::POST
             } else {
                 Method::GET
             };
             let served = [Listener::Public, Listener::Admin]
                 .into_iter()
-                .any(|l| resolve(l, &method, route.template()).ok() == Some(*route));
-            assert!(served, "{route:?} is not served on any listener");
+                .any(|l| resolve(l, &method, spec.path).ok() == Some(spec.route));
+            assert!(served, "{:?} is not served on any listener", spec.route);
+            assert_eq!(spec.route.template(), spec.path);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Account lifecycle: register, activate (and ask for a new activation
-//! ticket), forgotten password (ask, then reset), remove.
+//! ticket), forgotten password (ask, then reset), password change, remove.
 //!
 //! Registration and the two "request" endpoints answer the same whether or
 //! not the email is known, so they cannot be used to enumerate accounts;
@@ -239,4 +239,44 @@ pub async fn remove(app: &App, req: &Request) -> ApiResult<Response> {
     let mut response = no_content();
     clear_refresh_cookie(app, &mut response);
     Ok(response)
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+/// `POST /auth/account/password` — a signed-in password change. The old
+/// password must match; every other session ends, the caller's survives.
+pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = api::authenticate(app, req).await?;
+    let body: PasswordChange = req.json()?;
+    check_new_password(app, &body.new_password)?;
+    let account = app
+        .store
+        .account(caller.account)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    if !app
+        .hasher
+        .verify(&body.old_password, &account.password)
+        .await?
+    {
+        return Err(Error::InvalidCredentials);
+    }
+    let hash = app.hasher.hash(&body.new_password).await?;
+    // Compare-and-set against the hash the old password was checked with: a
+    // concurrent change or reset wins, and this one fails like a wrong password.
+    app.store
+        .change_password(account.id, &account.password, &hash, caller.session)
+        .await?
+        .ok_or(Error::InvalidCredentials)?;
+    app.emit(event(
+        EventKind::PasswordChanged,
+        account.id,
+        &account.email,
+    ))
+    .await?;
+    Ok(no_content())
 }

@@ -6,6 +6,7 @@
 //! themselves (that is `error`'s job).
 
 pub mod account;
+pub mod email;
 pub mod health;
 pub mod keys;
 pub mod mfa;

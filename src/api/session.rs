@@ -1,7 +1,8 @@
 //! Sessions: log in (start a refresh-token family), refresh (rotate it),
-//! log out (end this family), revoke (end every family of the account).
+//! log out (end this family), revoke (end every family of the account), and
+//! the signed-in view of them: list, and end one.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::account::{Credentials, valid_email};
@@ -251,5 +252,63 @@ pub async fn revoke(app: &App, req: &Request) -> ApiResult<Response> {
     .await?;
     let mut response = no_content();
     clear_refresh_cookie(app, &mut response);
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    id: Uuid,
+    /// Unix ms.
+    created_at: u64,
+    /// Unix ms.
+    last_used_at: u64,
+    user_agent: String,
+    ip: String,
+    current: bool,
+}
+
+/// `GET /auth/sessions` — the caller's sessions, most recently used first.
+pub async fn list(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = api::authenticate(app, req).await?;
+    let sessions: Vec<SessionView> = app
+        .store
+        .list_sessions(caller.account)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == caller.session,
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "sessions": sessions }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SessionId {
+    id: String,
+}
+
+/// `POST /auth/sessions/revoke` — ends one session of the caller's account.
+/// An id of another account's session is `404`, like one that never existed.
+pub async fn revoke_one(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = api::authenticate(app, req).await?;
+    let body: SessionId = req.json()?;
+    let id = Uuid::parse_str(body.id.trim())
+        .map_err(|_| Error::invalid_request("The session id is not a UUID."))?;
+    // Keys are per account, so another account's session id is simply absent here.
+    if !app.store.revoke_session(caller.account, id).await? {
+        return Err(Error::NotFound);
+    }
+    let mut response = no_content();
+    if id == caller.session {
+        clear_refresh_cookie(app, &mut response);
+    }
     Ok(response)
 }

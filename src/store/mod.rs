@@ -30,7 +30,7 @@ use deadpool_redis::{Connection, Pool, Runtime};
 pub use accounts::{Account, NewAccount, Registration};
 pub use events::{Event, EventKind};
 pub use mfa::{MfaChange, MfaLogin, MfaState};
-pub use sessions::{Rotation, SessionMeta};
+pub use sessions::{Rotation, SessionInfo, SessionMeta};
 pub use tickets::TicketPurpose;
 
 use keys::Keys;

@@ -24,6 +24,18 @@ pub struct SessionMeta<'a> {
     pub ip: &'a str,
 }
 
+/// One live session (refresh family) as `GET /auth/sessions` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    /// Unix ms.
+    pub created_at: u64,
+    /// Unix ms: login or last refresh.
+    pub last_used_at: u64,
+    pub user_agent: String,
+    pub ip: String,
+}
+
 /// The outcome of presenting generation g of a family (SPEC §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -173,6 +185,67 @@ impl Store {
                 .await?;
             self.forget_sessions(account, Some(family));
             Ok(existed == 1)
+        })
+        .await
+    }
+
+    /// The account's live sessions, most recently used first (one script, O(sessions)).
+    pub async fn list_sessions(&self, account: Uuid) -> StoreResult<Vec<SessionInfo>> {
+        self.run("list_sessions", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let flat: Vec<String> = self
+                .scripts()
+                .sessions_list
+                .key(k.sessions(account))
+                .arg(k.session_prefix(account))
+                .invoke_async(&mut conn)
+                .await?;
+            flat.chunks_exact(5)
+                .map(|f| {
+                    let number = |s: &str| s.parse::<u64>().map_err(|_| bad_reply("session time"));
+                    Ok(SessionInfo {
+                        id: Uuid::parse_str(&f[0]).map_err(|_| bad_reply("session id"))?,
+                        created_at: number(&f[1])?,
+                        last_used_at: number(&f[2])?,
+                        user_agent: f[3].clone(),
+                        ip: f[4].clone(),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Password change by a signed-in caller: replaces the hash if it is still `old` and revokes
+    /// every family but `keep`, in one script. `None` when the hash changed meanwhile (or the
+    /// account is gone); else how many families were revoked.
+    pub async fn change_password(
+        &self,
+        account: Uuid,
+        old: &str,
+        new: &str,
+        keep: Uuid,
+    ) -> StoreResult<Option<u64>> {
+        self.run("change_password", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let revoked: i64 = self
+                .scripts()
+                .password_change
+                .key(k.account(account))
+                .key(k.sessions(account))
+                .arg(old)
+                .arg(new)
+                .arg(keep.to_string())
+                .arg(k.session_prefix(account))
+                .invoke_async(&mut conn)
+                .await?;
+            if revoked < 0 {
+                return Ok(None);
+            }
+            self.forget_sessions(account, None);
+            Ok(Some(revoked as u64))
         })
         .await
     }
