@@ -28,6 +28,7 @@ fn jwt(c: &mut Criterion) {
         exp: NOW + 900,
         iss: ISS.into(),
         aud: Some("api".into()),
+        hasura: None,
     };
     let token = keys.sign(&claims).unwrap();
     c.bench_function("jwt_sign", |b| {

@@ -9,12 +9,17 @@
 -- ARGV[1]  session key prefix "P{A}:session:"; session hashes are named from it
 -- ARGV[2]  ticket key prefix "P{A}:ticket:"; MFA ticket records are named from it
 --          (both the same hash tag as KEYS, so still a single slot in Redis Cluster)
--- Returns  1 when the account existed, 0 otherwise.
+-- Returns  {1 | 0 (whether the account existed), its email, its pending email}
+--          (the last two "" when absent).
 --
--- The email index lives in another slot: the caller releases it afterwards
--- with email_release.lua. Activate/reset tickets and every ticket's lookup
--- pointer expire on their own, and are re-checked against the account when
--- spent.
+-- The email indexes live in other slots: the caller releases afterwards every
+-- one that may name the account (the email it knew, the email and the pending
+-- email of an email change in flight returned here) with
+-- email_release_account.lua. Activate, reset and email tickets and every
+-- ticket's lookup pointer expire on their own, and are re-checked against the
+-- account when spent.
+local email = redis.call('HGET', KEYS[1], 'email') or ''
+local pending = redis.call('HGET', KEYS[1], 'email_pending') or ''
 local existed = redis.call('DEL', KEYS[1])
 for _, family in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   redis.call('DEL', ARGV[1] .. family)
@@ -23,4 +28,4 @@ for _, ticket in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   redis.call('DEL', ARGV[2] .. ticket)
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-return existed
+return {existed, email, pending}

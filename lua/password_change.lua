@@ -7,11 +7,18 @@
 -- ARGV[2]  the new PHC string
 -- ARGV[3]  the caller's family id (kept)
 -- ARGV[4]  session key prefix "P{A}:session:" (same hash tag: one slot)
--- Returns  the number of other families revoked, or -1 when the account is
---          missing or its hash changed since it was checked (a concurrent
---          change or reset wins; the caller answers as for a wrong password).
+-- Returns  the number of other families revoked;
+--          -1 when the hash changed since it was checked (a concurrent change
+--             or reset wins; the caller answers as for a wrong password);
+--          -2 when the account or the caller's own family is gone. The
+--             caller's session was checked before, but possibly through a
+--             replica's cache of live sessions (up to a second stale): a
+--             session revoked meanwhile must not set a password.
 if redis.call('HGET', KEYS[1], 'ready') ~= '1' then
-  return -1
+  return -2
+end
+if redis.call('EXISTS', ARGV[4] .. ARGV[3]) == 0 then
+  return -2
 end
 if redis.call('HGET', KEYS[1], 'password') ~= ARGV[1] then
   return -1

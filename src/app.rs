@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::auth::jwt::{Claims, JwtKeys, random_jti};
+use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};
 use crate::auth::keys::DataKeys;
 use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
@@ -200,6 +200,11 @@ impl App {
             exp: now_secs + ttl_secs,
             iss: self.config.jwt_issuer.clone(),
             aud: self.config.jwt_audience.clone(),
+            hasura: self.config.hasura_role.as_ref().map(|role| HasuraClaims {
+                user_id: sub.to_string(),
+                default_role: role.clone(),
+                allowed_roles: vec![role.clone()],
+            }),
         };
         let token = self
             .jwt

@@ -52,6 +52,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_JWT_TTL", "jwt-ttl", Some("15m"), "Lifetime of an access token"),
     setting("EDGEAUTH_JWT_ISSUER", "jwt-issuer", Some("edgeauth"), "`iss` claim, checked on verify"),
     setting("EDGEAUTH_JWT_AUDIENCE", "jwt-audience", None, "`aud` claim, checked on verify when set"),
+    setting("EDGEAUTH_JWT_HASURA_CLAIMS", "jwt-hasura-claims", Some("false"), "Add the https://hasura.io/jwt/claims object (user id, default and allowed role) to access tokens"),
+    setting("EDGEAUTH_DEFAULT_ROLE", "default-role", Some("user"), "Role in the Hasura claims (x-hasura-default-role and the only allowed role)"),
     setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
     setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
     setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
@@ -64,6 +66,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
     setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
     setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
+    setting("EDGEAUTH_EMAIL_TICKET_TTL", "email-ticket-ttl", Some("1h"), "Lifetime of an email-change ticket (sent to the new address)"),
     setting("EDGEAUTH_SCRYPT_LOG_N", "scrypt-log-n", Some("17"), "scrypt cost: log2 N (OWASP: 17)"),
     setting("EDGEAUTH_SCRYPT_R", "scrypt-r", Some("8"), "scrypt block size r"),
     setting("EDGEAUTH_SCRYPT_P", "scrypt-p", Some("1"), "scrypt parallelism p"),
@@ -79,6 +82,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
     setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
     setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
+    setting("EDGEAUTH_HBP_COMPAT", "hbp-compat", Some("false"), "Serve the routes and options of Hasura Backend Plus clients (nhost-js-sdk 2.x); puts refresh tokens in URLs"),
+    setting("EDGEAUTH_HBP_REDIRECT_URL_SUCCESS", "hbp-redirect-url-success", None, "With HBP compat: GET /auth/activate redirects here after activating (else 204)"),
+    setting("EDGEAUTH_HBP_REDIRECT_URL_ERROR", "hbp-redirect-url-error", None, "With HBP compat: GET /auth/activate redirects here on a bad ticket (else the JSON error)"),
     setting("EDGEAUTH_REQUEST_TIMEOUT", "request-timeout", Some("10s"), "Deadline of one request (then 503)"),
     setting("EDGEAUTH_HEADER_READ_TIMEOUT", "header-read-timeout", Some("5s"), "Deadline for a client to send its request headers"),
     setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
@@ -228,6 +234,9 @@ pub struct Config {
     pub verify_cache_entries: usize,
     pub jwt_issuer: String,
     pub jwt_audience: Option<String>,
+    /// The role of the Hasura claims, when they are issued
+    /// (`EDGEAUTH_JWT_HASURA_CLAIMS`; `EDGEAUTH_DEFAULT_ROLE`).
+    pub hasura_role: Option<String>,
     pub refresh_ttl: Duration,
     pub refresh_reuse_grace: Duration,
     pub sessions_per_account: u32,
@@ -237,6 +246,7 @@ pub struct Config {
     pub auto_activate: bool,
     pub activation_ticket_ttl: Duration,
     pub reset_ticket_ttl: Duration,
+    pub email_ticket_ttl: Duration,
     pub scrypt: ScryptCost,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
@@ -246,6 +256,10 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub trusted_proxies: Vec<IpNet>,
     pub cors_origins: Vec<String>,
+    /// HBP client compatibility (`api::compat`).
+    pub hbp_compat: bool,
+    pub hbp_redirect_success: Option<String>,
+    pub hbp_redirect_error: Option<String>,
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -348,6 +362,27 @@ fn parse_bool(v: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(format!("{v:?} is not a boolean (true or false)")),
+    }
+}
+
+/// A Hasura role name: printable ASCII without spaces, at most 64 bytes.
+fn parse_role(v: &str) -> Result<String, String> {
+    if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "{v:?} is not a role name (printable ASCII, no spaces, at most 64 bytes)"
+        ))
+    }
+}
+
+/// An absolute http(s) URL usable as a `Location` header.
+fn parse_redirect_url(v: &str) -> Result<String, String> {
+    let scheme_ok = v.starts_with("https://") || v.starts_with("http://");
+    if scheme_ok && v.len() <= 2048 && v.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!("{v:?} is not an http(s) URL"))
     }
 }
 
@@ -473,6 +508,11 @@ impl Config {
                 as usize,
             jwt_issuer: r.string("EDGEAUTH_JWT_ISSUER")?,
             jwt_audience: r.explicit("EDGEAUTH_JWT_AUDIENCE"),
+            hasura_role: if r.required("EDGEAUTH_JWT_HASURA_CLAIMS", parse_bool)? {
+                Some(r.required("EDGEAUTH_DEFAULT_ROLE", parse_role)?)
+            } else {
+                None
+            },
             refresh_ttl,
             refresh_reuse_grace,
             sessions_per_account: r.bounded("EDGEAUTH_SESSIONS_PER_ACCOUNT", 1, 1000)? as u32,
@@ -491,6 +531,7 @@ impl Config {
             auto_activate: r.required("EDGEAUTH_AUTO_ACTIVATE", parse_bool)?,
             activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
             reset_ticket_ttl: positive_duration("EDGEAUTH_RESET_TICKET_TTL")?,
+            email_ticket_ttl: positive_duration("EDGEAUTH_EMAIL_TICKET_TTL")?,
             scrypt: ScryptCost {
                 log_n: r.bounded("EDGEAUTH_SCRYPT_LOG_N", 10, 22)? as u8,
                 r: r.bounded("EDGEAUTH_SCRYPT_R", 1, 32)? as u32,
@@ -512,6 +553,10 @@ impl Config {
             },
             trusted_proxies,
             cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),
+            hbp_compat: r.required("EDGEAUTH_HBP_COMPAT", parse_bool)?,
+            hbp_redirect_success: r
+                .parse("EDGEAUTH_HBP_REDIRECT_URL_SUCCESS", parse_redirect_url)?,
+            hbp_redirect_error: r.parse("EDGEAUTH_HBP_REDIRECT_URL_ERROR", parse_redirect_url)?,
             request_timeout: positive_duration("EDGEAUTH_REQUEST_TIMEOUT")?,
             header_read_timeout: positive_duration("EDGEAUTH_HEADER_READ_TIMEOUT")?,
             shutdown_grace: duration("EDGEAUTH_SHUTDOWN_GRACE")?,
@@ -629,6 +674,45 @@ mod tests {
         let dev = Config::from_map(&map(&[]), true).unwrap();
         assert_eq!(dev.redis, RedisTarget::Throwaway);
         assert!(!dev.cookie.secure);
+    }
+
+    #[test]
+    fn hasura_claims_and_hbp_compat() {
+        let c = Config::from_map(&map(&minimal()), false).unwrap();
+        assert_eq!(c.hasura_role, None);
+        assert!(!c.hbp_compat);
+        assert_eq!(c.hbp_redirect_success, None);
+        let mut on = minimal();
+        on.extend([
+            ("EDGEAUTH_JWT_HASURA_CLAIMS", "true"),
+            ("EDGEAUTH_HBP_COMPAT", "true"),
+            (
+                "EDGEAUTH_HBP_REDIRECT_URL_SUCCESS",
+                "https://app.example/welcome",
+            ),
+        ]);
+        let c = Config::from_map(&map(&on), false).unwrap();
+        assert_eq!(c.hasura_role.as_deref(), Some("user"));
+        assert!(c.hbp_compat);
+        assert_eq!(
+            c.hbp_redirect_success.as_deref(),
+            Some("https://app.example/welcome")
+        );
+        on.push(("EDGEAUTH_DEFAULT_ROLE", "member"));
+        let c = Config::from_map(&map(&on), false).unwrap();
+        assert_eq!(c.hasura_role.as_deref(), Some("member"));
+        for (var, bad) in [
+            ("EDGEAUTH_DEFAULT_ROLE", "two words"),
+            ("EDGEAUTH_HBP_REDIRECT_URL_ERROR", "javascript:alert(1)"),
+            ("EDGEAUTH_HBP_COMPAT", "maybe"),
+        ] {
+            let mut bad_map = on.clone();
+            bad_map.push((var, bad));
+            assert_eq!(
+                Config::from_map(&map(&bad_map), false).unwrap_err().var,
+                var
+            );
+        }
     }
 
     #[test]

@@ -34,12 +34,20 @@
 //! `/auth/verify/<anything>` with any method is also `verify::verify`: the
 //! shape of Envoy's HTTP `ext_authz` check.
 //!
+//! With `EDGEAUTH_HBP_COMPAT=true`, [`resolve_with`] first consults
+//! `api::compat::COMPAT_ROUTES`, the second table: the shapes Hasura
+//! Backend Plus clients send, each a [`Route::Hbp`] that `api::compat` maps
+//! onto the handlers above. A compat row may share its path with a row here
+//! (`POST /auth/login` then reads `cookie`); a method only one of the two
+//! tables serves falls through to the other, and `Allow` lists both.
+//!
 //! Anything else: 404; a known path with another method: 405 + `Allow`.
 //! Paths are matched exactly as sent (no percent-decoding, no trailing
 //! slash folding), so a route has exactly one spelling.
 
 use hyper::Method;
 
+use crate::api::compat::{self, HbpRoute};
 use crate::api::{account, email, health, keys, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
@@ -75,6 +83,8 @@ pub enum Route {
     Healthz,
     Readyz,
     Metrics,
+    /// A route of the HBP compatibility table (`api::compat::COMPAT_ROUTES`).
+    Hbp(HbpRoute),
 }
 
 /// Which listener a request came in on.
@@ -113,10 +123,16 @@ pub struct RouteSpec {
     pub serves: Serves,
 }
 
-const POST: &str = "POST";
+pub(crate) const POST: &str = "POST";
+pub(crate) const GET: &str = "GET";
 const GET_HEAD: &str = "GET, HEAD";
 
-const fn spec(route: Route, path: &'static str, allow: &'static str, serves: Serves) -> RouteSpec {
+pub(crate) const fn spec(
+    route: Route,
+    path: &'static str,
+    allow: &'static str,
+    serves: Serves,
+) -> RouteSpec {
     RouteSpec {
         route,
         path,
@@ -158,7 +174,10 @@ pub const ROUTES: &[RouteSpec] = &[
 
 impl Route {
     fn spec(self) -> Option<&'static RouteSpec> {
-        ROUTES.iter().find(|s| s.route == self)
+        ROUTES
+            .iter()
+            .chain(compat::COMPAT_ROUTES)
+            .find(|s| s.route == self)
     }
 
     /// The path as written in [`ROUTES`]: the label logs and metrics use.
@@ -172,26 +191,51 @@ impl Route {
     }
 }
 
+/// Whether `method` is among those of an `Allow` value.
 fn accepts(allow: &str, method: &Method) -> bool {
-    if allow == GET_HEAD {
-        method == Method::GET || method == Method::HEAD
-    } else {
-        method == Method::POST
-    }
+    allow.split(", ").any(|m| m == method.as_str())
 }
 
-/// Finds the route for a path on a listener, checking the method.
+fn find(table: &'static [RouteSpec], listener: Listener, path: &str) -> Option<&'static RouteSpec> {
+    table
+        .iter()
+        .find(|s| s.path == path && s.serves.includes(listener))
+}
+
+/// Finds the route for a path on a listener, checking the method, with the
+/// HBP compatibility table off.
 pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route, Error> {
+    resolve_with(listener, method, path, false)
+}
+
+/// Finds the route for a path on a listener, checking the method; with
+/// `hbp_compat`, the compatibility table first.
+pub fn resolve_with(
+    listener: Listener,
+    method: &Method,
+    path: &str,
+    hbp_compat: bool,
+) -> Result<Route, Error> {
     // Envoy's HTTP ext_authz appends the original path to its `path_prefix`
     // and keeps the client's method, so the check arrives as
     // `/auth/verify/<original path>` with any method.
     if listener == Listener::Public && path.starts_with("/auth/verify/") {
         return Ok(Route::Verify);
     }
-    let spec = ROUTES
-        .iter()
-        .find(|s| s.path == path && s.serves.includes(listener))
-        .ok_or(Error::NotFound)?;
+    let native = find(ROUTES, listener, path);
+    if let Some(compat) = find(compat::COMPAT_ROUTES, listener, path).filter(|_| hbp_compat) {
+        return match native {
+            _ if accepts(compat.allow, method) => Ok(compat.route),
+            Some(native) if accepts(native.allow, method) => Ok(native.route),
+            Some(native) => Err(Error::MethodNotAllowed {
+                allow: compat::joint_allow(native.allow, compat.allow),
+            }),
+            None => Err(Error::MethodNotAllowed {
+                allow: compat.allow,
+            }),
+        };
+    }
+    let spec = native.ok_or(Error::NotFound)?;
     if accepts(spec.allow, method) {
         Ok(spec.route)
     } else {
@@ -228,6 +272,7 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
         Route::Metrics => health::metrics(app),
+        Route::Hbp(route) => compat::dispatch(app, route, req).await,
     }
 }
 

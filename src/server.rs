@@ -226,7 +226,7 @@ async fn handle(
     let method = req.method().clone();
     let request_id = request_id(&req);
     let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());
-    let route = router::resolve(listener, &method, req.uri().path());
+    let route = router::resolve_with(listener, &method, req.uri().path(), app.config.hbp_compat);
     let template = match &route {
         Ok(route) => route.template(),
         Err(Error::MethodNotAllowed { .. }) if method == Method::OPTIONS => "preflight",

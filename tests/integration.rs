@@ -11,11 +11,13 @@
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
 //! - `openapi`     — openapi.yaml matches the router and live answers
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
+//! - `hbp`         — Hasura claims, HBP compat routes (SPEC §7), the real nhost-js-sdk 2.3.4 (Node)
 //! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
 //! - `resilience`  — Redis down, hung, slow, killed and back; dev mode
 //! - `hostile`     — hostile input table (sizes, JSON, encodings, heads, paths,
 //!   smuggling shapes) and slowloris cut-offs
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
+//! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 
@@ -33,6 +35,8 @@ mod conventions;
 mod fuzz_replay;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/hbp.rs"]
+mod hbp;
 #[path = "integration/hostile.rs"]
 mod hostile;
 #[path = "integration/mfa.rs"]
@@ -43,6 +47,8 @@ mod openapi;
 mod operations;
 #[path = "integration/resilience.rs"]
 mod resilience;
+#[path = "integration/self_service.rs"]
+mod self_service;
 #[path = "integration/session.rs"]
 mod session;
 #[path = "integration/tokens.rs"]

@@ -77,8 +77,8 @@ pub async fn evalsha(redis: &MultiplexedConnection, tasks: usize, window: Window
 /// Raw scrypt throughput: `threads` threads hashing (fresh salt each) for
 /// about `duration`. Each thread's rate is its hashes over the time up to
 /// its last finished hash (no partial hash is counted or cut off), and the
-/// rates add up. Returns hashes/s.
-pub fn scrypt(log_n: u8, threads: usize, duration: Duration) -> f64 {
+/// rates add up. Returns hashes/s and the statistics of single hashes.
+pub fn scrypt(log_n: u8, threads: usize, duration: Duration) -> (f64, KindStats) {
     let cost = ScryptCost {
         log_n,
         ..ScryptCost::OWASP
@@ -87,21 +87,27 @@ pub fn scrypt(log_n: u8, threads: usize, duration: Duration) -> f64 {
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut n = 0u32;
+                let mut stats = KindStats::new("scrypt");
                 // At least one hash, even when one takes longer than `duration`.
                 loop {
+                    let began = Instant::now();
                     hash_password("load-bench password", cost).expect("scrypt");
-                    n += 1;
+                    stats.record_ok(began.elapsed());
                     if start.elapsed() >= duration {
                         break;
                     }
                 }
-                f64::from(n) / start.elapsed().as_secs_f64()
+                let rate = stats.ok as f64 / start.elapsed().as_secs_f64();
+                (rate, stats)
             })
         })
         .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("scrypt thread"))
-        .sum()
+    let mut total = KindStats::new("scrypt");
+    let mut rate = 0.0;
+    for h in handles {
+        let (r, stats) = h.join().expect("scrypt thread");
+        rate += r;
+        total.merge(&stats);
+    }
+    (rate, total)
 }

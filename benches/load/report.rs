@@ -9,12 +9,12 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::client::{KindStats, LoadResult};
+use crate::probe::Usage;
 
 pub struct Row {
     pub scenario: String,
     pub connections: usize,
     pub rate: f64,
-    pub hello_ratio: Option<f64>,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
@@ -54,7 +54,9 @@ pub struct Report {
     pub facts: Vec<(String, String, Value)>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
-    hello_rate: Option<f64>,
+    /// The hello baseline's rate: the best of its measurements (the least
+    /// disturbed by other work on the machine), so ratios err low.
+    pub hello_rate: Option<f64>,
 }
 
 impl Report {
@@ -70,7 +72,14 @@ impl Report {
     }
 
     pub fn set_hello(&mut self, rate: f64) {
-        self.hello_rate = Some(rate);
+        self.hello_rate = Some(self.hello_rate.map_or(rate, |h| h.max(rate)));
+    }
+
+    /// The row's rate over hello's; none for the non-HTTP baselines.
+    pub fn hello_ratio(&self, row: &Row) -> Option<f64> {
+        let http = !(row.scenario.starts_with("baseline: EVALSHA")
+            || row.scenario.starts_with("baseline: raw scrypt"));
+        self.hello_rate.filter(|_| http).map(|h| row.rate / h)
     }
 
     /// Adds a row for `stats`: one kind of `result`, or (`whole`) its
@@ -83,38 +92,90 @@ impl Report {
         stats: &KindStats,
         whole: bool,
     ) {
-        let rate = result.rate(stats);
-        let requests = result.overall().total().max(1) as f64;
+        let requests = result.overall().total();
         let usage = result.usage.as_ref().filter(|_| whole);
-        let us = |d: std::time::Duration| d.as_secs_f64() * 1e6 / requests;
+        self.push(
+            scenario,
+            connections,
+            result.rate(stats),
+            stats,
+            usage.map(|u| (u, requests)),
+        );
+        // A kind's row has no per-request costs, but its load was disturbed
+        // or not like the whole.
+        if let (Some(u), Some(row)) = (&result.usage, self.rows.last_mut()) {
+            row.other_pct = Some(u.other_share * 100.0);
+        }
+    }
+
+    /// Adds a row with its rate given; `usage` is what the machine did
+    /// while `requests` requests (in all) were served.
+    pub fn push(
+        &mut self,
+        scenario: &str,
+        connections: usize,
+        rate: f64,
+        stats: &KindStats,
+        usage: Option<(&Usage, u64)>,
+    ) {
+        let per_request = usage.map(|(u, n)| (u, n.max(1) as f64));
+        let us = |d: std::time::Duration, n: f64| d.as_secs_f64() * 1e6 / n;
         self.rows.push(Row {
             scenario: scenario.to_owned(),
             connections,
             rate,
-            hello_ratio: self.hello_rate.map(|h| rate / h),
             p50_ms: stats.quantile_ms(0.5),
             p99_ms: stats.quantile_ms(0.99),
             p999_ms: stats.quantile_ms(0.999),
             requests: stats.total(),
             errors: stats.errors,
             error_kinds: stats.error_kinds.clone(),
-            server_cpu_us: usage.and_then(|u| u.server).map(us),
-            redis_cpu_us: usage.map(|u| us(u.redis)),
-            client_cpu_us: usage.map(|u| us(u.own)),
-            redis_calls: usage
-                .map(|u| {
+            server_cpu_us: per_request.and_then(|(u, n)| u.server.map(|d| us(d, n))),
+            redis_cpu_us: per_request.map(|(u, n)| us(u.redis, n)),
+            client_cpu_us: per_request.map(|(u, n)| us(u.own, n)),
+            redis_calls: per_request
+                .map(|(u, n)| {
                     u.redis_calls
                         .iter()
-                        .map(|(k, n)| (k.clone(), *n as f64 / requests))
+                        .map(|(k, c)| (k.clone(), *c as f64 / n))
                         .collect()
                 })
                 .unwrap_or_default(),
-            other_pct: usage.map(|u| u.other_share * 100.0),
+            other_pct: per_request.map(|(u, _)| u.other_share * 100.0),
         });
     }
 
     pub fn row(&self, scenario: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.scenario == scenario)
+    }
+
+    /// " (noisy: …)" when other work on the machine took more than 10 % of
+    /// the cores while any of these rows was measured ("hello": the hello
+    /// measurement used as the reference), else "".
+    pub fn noise(&self, scenarios: &[&str]) -> String {
+        let hello = self
+            .rows
+            .iter()
+            .filter(|r| r.scenario.starts_with("baseline: hello"))
+            .max_by(|a, b| a.rate.total_cmp(&b.rate));
+        let loads: Vec<String> = scenarios
+            .iter()
+            .filter_map(|name| match *name {
+                "hello" => hello,
+                name => self.row(name),
+            })
+            .filter_map(|r| r.other_pct.map(|o| (r, o)))
+            .filter(|(_, o)| *o > 10.0)
+            .map(|(_, o)| format!("{o:.0} %"))
+            .collect();
+        if loads.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (noisy: other work took {} of the cores)",
+                loads.join(" and ")
+            )
+        }
     }
 
     pub fn fact(&mut self, key: &str, text: String, value: Value) {
@@ -169,7 +230,7 @@ impl Report {
                 r.scenario,
                 r.connections,
                 rate(r.rate),
-                opt(r.hello_ratio, 3),
+                opt(self.hello_ratio(r), 3),
                 r.p50_ms,
                 r.p99_ms,
                 r.p999_ms,
@@ -202,6 +263,11 @@ impl Report {
         for (_, text, _) in &self.facts {
             let _ = writeln!(out, "- {text}");
         }
+        out.push_str(
+            "\n*other load %*: share of the cores busy with processes outside this run \
+             (and steal) during the measured window. This machine is shared: a row above \
+             ~10 % was disturbed, and ratios across such rows are unreliable.\n",
+        );
         out.push_str("\n### Targets (issue 6)\n\n");
         for c in &self.checks {
             let verdict = match c.pass {
@@ -229,7 +295,7 @@ impl Report {
                     "scenario": r.scenario,
                     "connections": r.connections,
                     "requests_per_s": r.rate,
-                    "ratio_to_hello": r.hello_ratio,
+                    "ratio_to_hello": self.hello_ratio(r),
                     "p50_ms": r.p50_ms,
                     "p99_ms": r.p99_ms,
                     "p999_ms": r.p999_ms,

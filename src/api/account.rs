@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::session::refund_login_email;
 use crate::api::{self, clear_refresh_cookie};
 use crate::app::App;
 use crate::auth::validate::{normalize_email, password_length_ok};
@@ -250,6 +251,8 @@ struct PasswordChange {
 /// `POST /auth/account/password` — a signed-in password change. The old
 /// password must match; every other session ends, the caller's survives.
 pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
+    use crate::store::sessions::PasswordChange as Outcome;
+
     let caller = api::authenticate(app, req).await?;
     let body: PasswordChange = req.json()?;
     check_new_password(app, &body.new_password)?;
@@ -258,20 +261,39 @@ pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
         .account(caller.account)
         .await?
         .ok_or(Error::InvalidToken)?;
-    if !app
+    // A stolen access token must not become an unlimited password oracle:
+    // wrong old passwords count against the account like failed logins.
+    let limit = app.config.rate_limits.login_per_email;
+    api::enforce_rate(app, "login_email", &account.email, limit, true).await?;
+    let matches = match app
         .hasher
         .verify(&body.old_password, &account.password)
-        .await?
+        .await
     {
+        Ok(matches) => matches,
+        Err(e) => {
+            refund_login_email(app, &account.email).await;
+            return Err(e);
+        }
+    };
+    if !matches {
         return Err(Error::InvalidCredentials);
     }
+    refund_login_email(app, &account.email).await;
     let hash = app.hasher.hash(&body.new_password).await?;
     // Compare-and-set against the hash the old password was checked with: a
     // concurrent change or reset wins, and this one fails like a wrong password.
-    app.store
+    // The script also rechecks the caller's session, which `authenticate` may
+    // have taken from a cache that trails revocations on other replicas.
+    match app
+        .store
         .change_password(account.id, &account.password, &hash, caller.session)
         .await?
-        .ok_or(Error::InvalidCredentials)?;
+    {
+        Outcome::Changed(_) => {}
+        Outcome::Stale => return Err(Error::InvalidCredentials),
+        Outcome::SessionGone => return Err(Error::InvalidToken),
+    }
     app.emit(event(
         EventKind::PasswordChanged,
         account.id,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::api::account::parse_ticket;
 use crate::api::session::start_session;
-use crate::api::{self, Caller};
+use crate::api::{self, Caller, Delivery};
 use crate::app::App;
 use crate::auth::recovery::{generate_codes, normalize_code};
 use crate::auth::{qr, totp};
@@ -215,13 +215,14 @@ async fn finish_login(
     req: &Request,
     account: Uuid,
     outcome: MfaLogin,
+    delivery: Delivery,
 ) -> ApiResult<Response> {
     app.metrics.outcome(match outcome {
         MfaLogin::Accepted => Outcome::MfaSuccess,
         MfaLogin::WrongCode | MfaLogin::InvalidTicket => Outcome::MfaFailure,
     });
     match outcome {
-        MfaLogin::Accepted => start_session(app, req, account).await,
+        MfaLogin::Accepted => start_session(app, req, account, delivery).await,
         MfaLogin::WrongCode => Err(Error::InvalidCode),
         MfaLogin::InvalidTicket => Err(Error::InvalidTicket),
     }
@@ -229,6 +230,12 @@ async fn finish_login(
 
 /// `POST /auth/mfa/totp` — the second step of a login with MFA on.
 pub async fn login_totp(app: &App, req: &Request) -> ApiResult<Response> {
+    login_totp_with(app, req, Delivery::Cookie).await
+}
+
+/// [`login_totp`], handing the refresh token out as `delivery` says (the
+/// HBP route's `cookie: false` asks for [`Delivery::BodyOnly`]).
+pub async fn login_totp_with(app: &App, req: &Request, delivery: Delivery) -> ApiResult<Response> {
     let body: TotpBody = req.json()?;
     let ticket = parse_ticket(&body.ticket)?;
     let code = checked_code(&body.code)?;
@@ -251,7 +258,7 @@ pub async fn login_totp(app: &App, req: &Request) -> ApiResult<Response> {
         .store
         .mfa_login_totp(ticket, account, &active, step, MAX_ATTEMPTS)
         .await?;
-    finish_login(app, req, account, outcome).await
+    finish_login(app, req, account, outcome, delivery).await
 }
 
 /// `POST /auth/mfa/recover` — the second login step with a recovery code.
@@ -274,5 +281,5 @@ pub async fn login_recover(app: &App, req: &Request) -> ApiResult<Response> {
     if outcome == MfaLogin::Accepted {
         emit(app, EventKind::MfaRecoveryCodeUsed, account).await?;
     }
-    finish_login(app, req, account, outcome).await
+    finish_login(app, req, account, outcome, Delivery::Cookie).await
 }

@@ -6,6 +6,7 @@
 //! themselves (that is `error`'s job).
 
 pub mod account;
+pub mod compat;
 pub mod email;
 pub mod health;
 pub mod keys;
@@ -160,6 +161,9 @@ pub enum Delivery {
     Cookie,
     /// In the JSON body (clients without cookies); the cookie is set too.
     Body,
+    /// In the JSON body only, no cookie: an HBP client that asked for
+    /// `cookie: false` or sent its token in the query (`api::compat`).
+    BodyOnly,
 }
 
 /// `200 {jwt_token, jwt_expires_in}` + refresh cookie for generation `generation`
@@ -180,9 +184,11 @@ pub fn token_response(
     let body = TokenBody {
         jwt_token: &access.token,
         jwt_expires_in: access.expires_in_ms,
-        refresh_token: (delivery == Delivery::Body).then_some(refresh.as_str()),
+        refresh_token: (delivery != Delivery::Cookie).then_some(refresh.as_str()),
     };
     let mut response = json_response(StatusCode::OK, &body);
-    set_refresh_cookie(app, &mut response, &refresh);
+    if delivery != Delivery::BodyOnly {
+        set_refresh_cookie(app, &mut response, &refresh);
+    }
     Ok(response)
 }

@@ -32,6 +32,12 @@ struct RefreshBody {
 /// account), one event. So neither the answer nor its timing tells whether
 /// the email is registered.
 pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
+    login_with(app, req, Delivery::Cookie).await
+}
+
+/// [`login`], handing the refresh token out as `delivery` says (the HBP
+/// route's `cookie: false` asks for [`Delivery::BodyOnly`]).
+pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResult<Response> {
     let body: Credentials = req.json()?;
     let email = valid_email(&body.email)?;
     let limits = app.config.rate_limits;
@@ -99,7 +105,7 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
             &serde_json::json!({ "mfa": true, "ticket": ticket }),
         ));
     }
-    let response = start_session(app, req, account.id).await?;
+    let response = start_session(app, req, account.id, delivery).await?;
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(response)
 }
@@ -120,7 +126,7 @@ async fn check_password(
 /// Gives back the `login_email` slot of an attempt that was not a wrong
 /// password. Best effort: failing costs the owner one slot of the window,
 /// not the login.
-async fn refund_login_email(app: &App, email: &str) {
+pub(super) async fn refund_login_email(app: &App, email: &str) {
     if app.config.rate_limits.login_per_email.is_none() {
         return;
     }
@@ -131,7 +137,12 @@ async fn refund_login_email(app: &App, email: &str) {
 
 /// Starts a new refresh-token family for `account` and answers with its
 /// first tokens (login, and the MFA step that completes a login).
-pub async fn start_session(app: &App, req: &Request, account: Uuid) -> ApiResult<Response> {
+pub async fn start_session(
+    app: &App,
+    req: &Request,
+    account: Uuid,
+    delivery: Delivery,
+) -> ApiResult<Response> {
     let family = Uuid::new_v4();
     let ip = api::client_ip(app, req);
     let meta = SessionMeta {
@@ -153,7 +164,7 @@ pub async fn start_session(app: &App, req: &Request, account: Uuid) -> ApiResult
         // The account was removed between the password check and now.
         return Err(Error::InvalidCredentials);
     }
-    token_response(app, account, family, 0, Delivery::Cookie)
+    token_response(app, account, family, 0, delivery)
 }
 
 /// The refresh token of a request: the cookie, else the JSON body.
@@ -169,7 +180,17 @@ fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)
 /// `POST /auth/token/refresh` — rotation with a reuse grace (SPEC §3).
 /// Failures clear the cookie.
 pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
-    match rotate(app, req).await {
+    let presented = presented_refresh_token(req)?;
+    refresh_presented(app, presented).await
+}
+
+/// [`refresh`] with the token already taken from the request (the HBP
+/// route takes it from the cookie or the query), and where its successor goes.
+pub async fn refresh_presented(
+    app: &App,
+    presented: Option<(String, Delivery)>,
+) -> ApiResult<Response> {
+    match rotate(app, presented).await {
         Err(Error::InvalidRefreshToken) => {
             app.metrics.outcome(Outcome::RefreshInvalid);
             let mut response = Error::InvalidRefreshToken.into_response();
@@ -180,8 +201,8 @@ pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
     }
 }
 
-async fn rotate(app: &App, req: &Request) -> ApiResult<Response> {
-    let (raw, delivery) = presented_refresh_token(req)?.ok_or(Error::InvalidRefreshToken)?;
+async fn rotate(app: &App, presented: Option<(String, Delivery)>) -> ApiResult<Response> {
+    let (raw, delivery) = presented.ok_or(Error::InvalidRefreshToken)?;
     let RefreshToken {
         account_id,
         family_id,
@@ -225,11 +246,44 @@ async fn rotate(app: &App, req: &Request) -> ApiResult<Response> {
 
 /// `POST /auth/logout` — ends this device's family; 204 whatever the token.
 pub async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
-    if let Some((raw, _)) = presented_refresh_token(req)? {
-        if let Some(token) = app.refresh_keys.decode(&raw) {
-            app.store
-                .revoke_session(token.account_id, token.family_id)
-                .await?;
+    let presented = presented_refresh_token(req)?.map(|(raw, _)| raw);
+    logout_presented(app, presented.as_deref(), LogoutScope::ThisDevice).await
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// The presented token's family.
+    ThisDevice,
+    /// Every family of the account (HBP's `{"all": true}`), as
+    /// `/auth/token/revoke` does — but only when the presented token's
+    /// family was still alive, so a token from a revoked family signs
+    /// nobody out.
+    Everywhere,
+}
+
+/// [`logout`] with the token already taken from the request.
+pub async fn logout_presented(
+    app: &App,
+    raw: Option<&str>,
+    scope: LogoutScope,
+) -> ApiResult<Response> {
+    if let Some(token) = raw.and_then(|raw| app.refresh_keys.decode(raw)) {
+        let alive = app
+            .store
+            .revoke_session(token.account_id, token.family_id)
+            .await?;
+        if alive && scope == LogoutScope::Everywhere {
+            app.store.revoke_all_sessions(token.account_id).await?;
+            app.emit(Event {
+                kind: EventKind::TokensRevoked,
+                user_id: Some(token.account_id),
+                email: None,
+                ticket: None,
+                expires_at: None,
+                at: clock::now_ms(),
+            })
+            .await?;
         }
     }
     let mut response = no_content();

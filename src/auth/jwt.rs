@@ -31,6 +31,26 @@ pub struct Claims {
     pub iss: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// The Hasura claims object (`EDGEAUTH_JWT_HASURA_CLAIMS`). Issued only;
+    /// [`JwtKeys::verify`] never reads it and returns `None`.
+    #[serde(
+        rename = "https://hasura.io/jwt/claims",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hasura: Option<HasuraClaims>,
+}
+
+/// The `https://hasura.io/jwt/claims` object Hasura reads (its default
+/// `claims_namespace`): the session variables of the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HasuraClaims {
+    #[serde(rename = "x-hasura-user-id")]
+    pub user_id: String,
+    #[serde(rename = "x-hasura-default-role")]
+    pub default_role: String,
+    #[serde(rename = "x-hasura-allowed-roles")]
+    pub allowed_roles: Vec<String>,
 }
 
 /// Why a token was refused. Callers map every variant to 401; the variant is for logs/metrics.
@@ -226,6 +246,7 @@ impl JwtKeys {
             exp: received.exp,
             iss: received.iss,
             aud,
+            hasura: None,
         })
     }
 
@@ -365,7 +386,39 @@ mod tests {
             exp: NOW + 900,
             iss: ISS.into(),
             aud: None,
+            hasura: None,
         }
+    }
+
+    #[test]
+    fn hasura_claims_are_issued_and_ignored_on_verify() {
+        let keys = rfc_keys();
+        let with = Claims {
+            hasura: Some(HasuraClaims {
+                user_id: claims().sub,
+                default_role: "user".into(),
+                allowed_roles: vec!["user".into()],
+            }),
+            ..claims()
+        };
+        let token = keys.sign(&with).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(
+            json["https://hasura.io/jwt/claims"],
+            serde_json::json!({
+                "x-hasura-user-id": claims().sub,
+                "x-hasura-default-role": "user",
+                "x-hasura-allowed-roles": ["user"],
+            })
+        );
+        assert_eq!(keys.verify(&token, NOW, ISS, None), Ok(claims()));
+        let plain = keys.sign(&claims()).unwrap();
+        let payload = plain.split('.').nth(1).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(json.get("https://hasura.io/jwt/claims").is_none(), "{json}");
     }
 
     /// Builds a token with an arbitrary header and payload, signed by `keys`.

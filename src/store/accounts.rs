@@ -7,14 +7,22 @@
 //!    expires by itself.
 //! 2. `email_claim.lua` sets the index if absent, else returns its holder.
 //! 3. Claimed → `account_confirm.lua` sets `ready=1` and removes the TTL (if the account already
-//!    expired, the index is released again and the caller gets Unavailable). Held by X whose
-//!    account is missing (a crash after step 2, or between the two steps of a removal) → the index
-//!    is stale: `email_release.lua` deletes it only if it still names X, and the claim is retried
-//!    once. Held by a live X → our provisional account is deleted and the answer is
-//!    `EmailTaken { existing: X }`.
+//!    expired, the index is released again and the caller gets Unavailable). Held by X that owns
+//!    the email → our provisional account is deleted and the answer is
+//!    `EmailTaken { existing: X }`. Held by X that does not (its account is missing — a crash
+//!    after step 2, or between the two steps of a removal — or has moved to another email, or an
+//!    email change of X died before moving X here) → the index is stale: it is deleted only if it
+//!    still holds exactly the value judged, and the claim is retried once.
+//!
+//! "Owns" and the rule for deleting a stale index are the email change's (see `store/email.rs`):
+//! X owns the email when its account (ready or provisional) has it, or carries an email-change
+//! mark for it younger than 10 minutes. Checking mere existence would let a live account whose
+//! email moved away block its old address forever — or, worse, let a registration delete the
+//! claim of an email change about to commit.
 //!
 //! Readers treat a missing account, `ready=0`, or an index whose account has another email as "no
-//! account", so no interleaving exposes a half-made account.
+//! account", so no interleaving exposes a half-made account, and an account is reachable by
+//! exactly the address in its `email` field.
 
 use std::collections::HashMap;
 
@@ -22,7 +30,7 @@ use deadpool_redis::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, bad_reply};
+use super::{Store, StoreResult, bad_reply, email::parse_holder};
 
 /// How long a provisional (not yet confirmed) account lives.
 const PROVISIONAL_TTL_MS: u64 = 60_000;
@@ -115,8 +123,11 @@ impl Store {
                         "provisional account expired before it was confirmed",
                     ));
                 }
-                let existing = parse_uuid(&holder)?;
-                let live: bool = conn.exists(k.account(existing)).await?;
+                // The value was read (by the claim) before this judgement, as the rule wants.
+                let existing = parse_holder(&holder)?;
+                let live = self
+                    .owns_email(&mut conn, existing, new.email, new.now_ms)
+                    .await?;
                 if live || released_stale {
                     // Ours was never visible (ready=0): deleting it leaves no trace.
                     self.delete_account(&mut conn, new.id).await?;
@@ -142,7 +153,7 @@ impl Store {
             // The nil UUID is never an account id (they are v4).
             let id = holder
                 .as_deref()
-                .map(parse_uuid)
+                .map(parse_holder)
                 .transpose()?
                 .unwrap_or(Uuid::nil());
             let fields: HashMap<String, String> = conn.hgetall(self.keys().account(id)).await?;
@@ -179,27 +190,47 @@ impl Store {
         .await
     }
 
-    /// Deletes the account, all its sessions and its MFA state, then releases its email index
-    /// (CAS). false when it did not exist. The index is released even then: it cleans up after a
-    /// removal that died between its two steps.
+    /// Deletes the account, all its sessions and its MFA state, then releases every email index
+    /// that may name it: `email` (what the caller read), and the email and pending email the
+    /// account had when deleted (an email change may have landed or be in flight). false when it
+    /// did not exist. `email`'s index is released even then: it cleans up after a removal that died
+    /// between its steps. Releasing by id (whatever attempt stamp the value carries) is safe here
+    /// only because a deleted account never owns an address again.
     pub async fn remove_account(&self, id: Uuid, email: &str) -> StoreResult<bool> {
         self.run("remove_account", async {
             let mut conn = self.conn().await?;
-            let existed = self.delete_account(&mut conn, id).await?;
+            let (existed, current, pending) = self.delete_account(&mut conn, id).await?;
             self.forget_sessions(id, None);
-            let email_key = self.keys().email(email);
-            self.release_email(&mut conn, &email_key, &id.to_string())
-                .await?;
+            let mut emails = vec![email];
+            for other in [current.as_str(), pending.as_str()] {
+                if !other.is_empty() && !emails.contains(&other) {
+                    emails.push(other);
+                }
+            }
+            for address in emails {
+                let _: i64 = self
+                    .scripts()
+                    .email_release_account
+                    .key(self.keys().email(address))
+                    .arg(id.to_string())
+                    .invoke_async(&mut conn)
+                    .await?;
+            }
             Ok(existed)
         })
         .await
     }
 
     /// `account_remove.lua`: the account, all its sessions, its MFA state (pending secret, recovery
-    /// codes, live MFA login tickets). Whether it existed.
-    async fn delete_account(&self, conn: &mut Connection, id: Uuid) -> StoreResult<bool> {
+    /// codes, live MFA login tickets). Whether it existed, and the email and pending email it had
+    /// ("" when none).
+    async fn delete_account(
+        &self,
+        conn: &mut Connection,
+        id: Uuid,
+    ) -> StoreResult<(bool, String, String)> {
         let k = self.keys();
-        let existed: i64 = self
+        let (existed, email, pending): (i64, String, String) = self
             .scripts()
             .account_remove
             .key(k.account(id))
@@ -211,11 +242,12 @@ impl Store {
             .arg(k.ticket_prefix(id))
             .invoke_async(conn)
             .await?;
-        Ok(existed == 1)
+        Ok((existed == 1, email, pending))
     }
 
-    /// `email_release.lua`: deletes the index only while it still names `holder`.
-    async fn release_email(
+    /// `email_release.lua`: deletes the index only while it still holds exactly `holder` (an index
+    /// value, as read). Only after judging that value stale (see `store/email.rs`).
+    pub(super) async fn release_email(
         &self,
         conn: &mut Connection,
         email_key: &str,

@@ -25,7 +25,8 @@ impl Keys {
     }
 
     /// HASH id, email, password, active, ready, created_at; with MFA also `mfa` (sealed active
-    /// secret; absent = MFA off) and `mfa_step` (last accepted TOTP step, the replay guard).
+    /// secret; absent = MFA off) and `mfa_step` (last accepted TOTP step, the replay guard); during
+    /// an email change `email_pending`, `email_pending_at`, `email_pending_id` (see `store/email`).
     pub fn account(&self, account: Uuid) -> String {
         self.tag(account) + "account"
     }
@@ -45,7 +46,8 @@ impl Keys {
         format!("{}{family}", self.session_prefix(account))
     }
 
-    /// HASH purpose (and `attempts` for "mfa"): the authoritative ticket, in the account's slot.
+    /// HASH purpose (and `attempts` for "mfa"; `email` and `old` for "email"): the authoritative
+    /// ticket, in the account's slot.
     pub fn ticket(&self, account: Uuid, ticket: Uuid) -> String {
         format!("{}{ticket}", self.ticket_prefix(account))
     }
@@ -86,7 +88,8 @@ impl Keys {
         key
     }
 
-    /// STRING → account id. `email` must already be normalized (trimmed, lowercased).
+    /// STRING → `<account id>` (registration) or `<account id>:<attempt id>` (email change).
+    /// `email` must already be normalized (trimmed, lowercased).
     pub fn email(&self, email: &str) -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, email.as_bytes());
         let mut key = format!("{}email:", self.prefix);

@@ -2,12 +2,16 @@
 //!
 //! Owns the connection pool, the key layout (`keys`, private: nothing else knows a key name), the
 //! Lua scripts (`scripts`, one atomic state change per file in `lua/`) and the operations built on
-//! them: `accounts`, `tickets`, `sessions`, `events`, `mfa`. Must not import hyper or `auth`;
-//! never reads the clock (time arrives as `now_ms`). Every operation runs under `op_timeout`, and
+//! them: `accounts`, `email` (the verified email change), `tickets`, `sessions`, `events`, `mfa`.
+//! Must not import hyper or `auth`; never reads the clock (time arrives as `now_ms`, or as a clock
+//! function for the multi-step email change). Every operation runs under `op_timeout`, and
 //! every failure — pool, connection, timeout, an unexpected reply — becomes
 //! [`StoreError::Unavailable`], which the API answers with 503.
 
 pub mod accounts;
+pub mod email;
+#[cfg(test)]
+mod email_tests;
 pub mod events;
 mod keys;
 pub mod mfa;
@@ -28,6 +32,7 @@ use std::{fmt, future::Future, sync::Arc, time::Duration};
 use deadpool_redis::{Connection, Pool, Runtime};
 
 pub use accounts::{Account, NewAccount, Registration};
+pub use email::EmailChange;
 pub use events::{Event, EventKind};
 pub use mfa::{MfaChange, MfaLogin, MfaState};
 pub use sessions::{Rotation, SessionInfo, SessionMeta};

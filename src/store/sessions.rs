@@ -36,6 +36,17 @@ pub struct SessionInfo {
     pub ip: String,
 }
 
+/// The outcome of [`Store::change_password`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// The hash was replaced; this many other families were revoked.
+    Changed(u64),
+    /// The hash is no longer the one the old password was checked against.
+    Stale,
+    /// The account or the caller's own family is gone (revoked meanwhile).
+    SessionGone,
+}
+
 /// The outcome of presenting generation g of a family (SPEC §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -218,15 +229,16 @@ impl Store {
     }
 
     /// Password change by a signed-in caller: replaces the hash if it is still `old` and revokes
-    /// every family but `keep`, in one script. `None` when the hash changed meanwhile (or the
-    /// account is gone); else how many families were revoked.
+    /// every family but `keep`, in one script, which also checks that `keep` (the caller's own
+    /// session) still exists: the caller was authenticated maybe through this replica's session
+    /// cache, which can trail a revocation made through another replica.
     pub async fn change_password(
         &self,
         account: Uuid,
         old: &str,
         new: &str,
         keep: Uuid,
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<PasswordChange> {
         self.run("change_password", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
@@ -241,11 +253,18 @@ impl Store {
                 .arg(k.session_prefix(account))
                 .invoke_async(&mut conn)
                 .await?;
-            if revoked < 0 {
-                return Ok(None);
+            match revoked {
+                -1 => Ok(PasswordChange::Stale),
+                -2 => {
+                    self.forget_sessions(account, Some(keep));
+                    Ok(PasswordChange::SessionGone)
+                }
+                n if n >= 0 => {
+                    self.forget_sessions(account, None);
+                    Ok(PasswordChange::Changed(n as u64))
+                }
+                other => Err(bad_reply(format!("password change {other}"))),
             }
-            self.forget_sessions(account, None);
-            Ok(Some(revoked as u64))
         })
         .await
     }

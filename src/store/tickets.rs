@@ -1,4 +1,5 @@
-//! Single-use tickets (activation, password reset).
+//! Single-use tickets (activation, password reset; the email-change ticket, which also carries
+//! its addresses, is created and spent in `email`).
 //!
 //! A ticket is a random UUIDv4 with two keys of the same TTL: the authoritative record
 //! `P{A}:ticket:T` in its account's slot, so spending it and acting on the account are one script;
