@@ -608,6 +608,19 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_documented_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for s in SETTINGS {
+            assert!(
+                readme.contains(&format!("| `{}`", s.var))
+                    || readme.contains(&format!(", `{}`", s.var)),
+                "{} is not in the README's configuration table",
+                s.var
+            );
+        }
+    }
+
+    #[test]
     fn durations() {
         for (raw, ms) in [
             ("900ms", 900),
