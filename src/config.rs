@@ -79,6 +79,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_RATE_LOGIN_PER_IP", "rate-login-per-ip", Some("100/5m"), "Login attempts allowed per client IP"),
     setting("EDGEAUTH_RATE_REGISTER_PER_IP", "rate-register-per-ip", Some("20/1h"), "Registrations allowed per client IP"),
     setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "rate-activate-request-per-ip", Some("10/1h"), "Activation-ticket requests allowed per client IP"),
+    setting("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "rate-email-request-per-account", Some("5/1h"), "Email-change requests allowed per account"),
     setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
     setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
     setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
@@ -213,6 +214,8 @@ pub struct RateLimits {
     pub register_per_ip: Option<RateLimit>,
     pub activate_request_per_ip: Option<RateLimit>,
     pub forgot_request_per_ip: Option<RateLimit>,
+    /// Email-change requests per account (each one mails an address the caller picks).
+    pub email_request_per_account: Option<RateLimit>,
 }
 
 /// The typed configuration of `edgeauth serve`.
@@ -550,6 +553,8 @@ impl Config {
                     .required("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", parse_rate)?,
                 forgot_request_per_ip: r
                     .required("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", parse_rate)?,
+                email_request_per_account: r
+                    .required("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", parse_rate)?,
             },
             trusted_proxies,
             cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),

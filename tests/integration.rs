@@ -6,6 +6,7 @@
 //! Index:
 //! - `conventions` — SPEC §1: 415/400/413/404/405, error bodies, probes, JWKS
 //! - `account`     — register, activate, forgot, remove
+//! - `email_change` — verified email change: end to end, errors, the two-slot races
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
@@ -31,6 +32,8 @@ mod abuse;
 mod account;
 #[path = "integration/conventions.rs"]
 mod conventions;
+#[path = "integration/email_change.rs"]
+mod email_change;
 #[path = "integration/fuzz_replay.rs"]
 mod fuzz_replay;
 #[path = "integration/gateway.rs"]

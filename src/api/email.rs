@@ -37,6 +37,10 @@ pub async fn request_change(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
     let body: ChangeRequest = req.json()?;
     let new_email = account::valid_email(&body.new_email)?;
+    // Each request mails an address the caller chooses: bound it per account.
+    let limit = app.config.rate_limits.email_request_per_account;
+    let subject = caller.account.to_string();
+    api::enforce_rate(app, "email_request", &subject, limit, true).await?;
     let found = app
         .store
         .account(caller.account)

@@ -878,3 +878,39 @@ async fn a_full_hash_queue_starves_no_probe() {
         statuses.iter().filter(|s| **s == 503).count()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_change_requests_are_limited_per_account() {
+    let s = TestServer::with(&[("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "2/1m")]).await;
+    let (jwt, _) = s.signed_in("mailer-abuse@example.com").await;
+    for i in 0..2 {
+        let r = s
+            .post_bearer(
+                "/auth/account/email/request",
+                &jwt,
+                json!({"new_email": format!("victim{i}@example.com")}),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let limited = s
+        .post_bearer(
+            "/auth/account/email/request",
+            &jwt,
+            json!({"new_email": "victim9@example.com"}),
+        )
+        .await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+    assert_eq!(limited.error(), "rate_limited");
+    assert_eq!(s.redis.events_of("email.change_requested").len(), 2);
+    // Another account has its own allowance.
+    let (other, _) = s.signed_in("mailer-other@example.com").await;
+    let r = s
+        .post_bearer(
+            "/auth/account/email/request",
+            &other,
+            json!({"new_email": "victim9@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+}
