@@ -169,13 +169,12 @@ impl App {
 
     /// The Prometheus text exposition of this replica.
     pub fn render_metrics(&self) -> Result<String, prometheus::Error> {
-        let (open, idle, _waiting) = self.store.pool_status();
+        let (connections, in_flight) = self.store.pool_status();
         self.metrics.render(Snapshot {
             hash_queue_depth: self.hasher.queue_depth(),
             redis_errors_total: self.store.error_count(),
-            redis_pool_open: open,
-            redis_pool_idle: idle,
-            redis_pool_max: self.config.redis_pool_size,
+            redis_connections: connections,
+            redis_in_flight: in_flight,
         })
     }
 

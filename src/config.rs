@@ -46,7 +46,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
     setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
     setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
-    setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("32"), "Redis connections per replica"),
+    setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("4"), "Multiplexed Redis connections per replica (commands pipeline on each)"),
     setting("EDGEAUTH_REDIS_TIMEOUT", "redis-timeout", Some("2s"), "Deadline of one Redis operation (then 503)"),
     setting("EDGEAUTH_JWT_KEY_FILES", "jwt-key-files", None, "Ed25519 PKCS#8 PEM files, comma-separated; the first signs, all verify (required unless --dev)"),
     setting("EDGEAUTH_JWT_TTL", "jwt-ttl", Some("15m"), "Lifetime of an access token"),

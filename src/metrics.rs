@@ -64,9 +64,10 @@ impl Outcome {
 pub struct Snapshot {
     pub hash_queue_depth: usize,
     pub redis_errors_total: u64,
-    pub redis_pool_open: usize,
-    pub redis_pool_idle: usize,
-    pub redis_pool_max: usize,
+    /// Multiplexed Redis connections (fixed by configuration).
+    pub redis_connections: usize,
+    /// Redis operations running now.
+    pub redis_in_flight: usize,
 }
 
 pub struct Metrics {
@@ -143,7 +144,10 @@ impl Metrics {
             "Redis operations that failed (connection, timeout, unexpected reply)",
         )?;
         let redis_pool = IntGaugeVec::new(
-            Opts::new("edgeauth_redis_pool_connections", "Redis connection pool"),
+            Opts::new(
+                "edgeauth_redis_pool_connections",
+                "Redis connections (open, max) and operations using them (in_use)",
+            ),
             &["state"],
         )?;
         let build_info = IntGaugeVec::new(
@@ -213,15 +217,9 @@ impl Metrics {
             *seen = snapshot.redis_errors_total.max(*seen);
         }
         for (state, value) in [
-            ("open", snapshot.redis_pool_open),
-            ("idle", snapshot.redis_pool_idle),
-            (
-                "in_use",
-                snapshot
-                    .redis_pool_open
-                    .saturating_sub(snapshot.redis_pool_idle),
-            ),
-            ("max", snapshot.redis_pool_max),
+            ("open", snapshot.redis_connections),
+            ("max", snapshot.redis_connections),
+            ("in_use", snapshot.redis_in_flight),
         ] {
             self.redis_pool
                 .with_label_values(&[state])
@@ -258,9 +256,8 @@ mod tests {
             .render(Snapshot {
                 hash_queue_depth: 2,
                 redis_errors_total: 5,
-                redis_pool_open: 3,
-                redis_pool_idle: 1,
-                redis_pool_max: 32,
+                redis_connections: 4,
+                redis_in_flight: 2,
             })
             .unwrap();
         for needle in [

@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_redis::Connection;
+use super::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 

@@ -71,7 +71,7 @@
 
 use std::time::Duration;
 
-use deadpool_redis::Connection;
+use super::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 

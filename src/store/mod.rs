@@ -26,10 +26,10 @@ mod test_redis;
 mod tests;
 pub mod tickets;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use deadpool_redis::{Connection, Pool, Runtime};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use accounts::{Account, NewAccount, Registration};
 pub use email::EmailChange;
@@ -71,12 +71,6 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
-impl From<deadpool_redis::PoolError> for StoreError {
-    fn from(e: deadpool_redis::PoolError) -> Self {
-        StoreError::Unavailable(format!("pool: {e}"))
-    }
-}
-
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How to reach Redis. No `Debug`: the URL may carry a password.
@@ -103,8 +97,17 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// A handle to one multiplexed Redis connection that reconnects by itself.
+/// Cheap to clone; clones share the connection, and concurrent commands from
+/// every task are pipelined on it.
+pub(crate) type Connection = ConnectionManager;
+
 struct Inner {
-    pool: Pool,
+    /// A few multiplexed connections, used in turn (see [`Store::conn`]).
+    connections: Vec<Connection>,
+    next: AtomicUsize,
+    /// Operations running now (the `in_use` of the pool metrics).
+    in_flight: AtomicUsize,
     keys: Keys,
     scripts: Scripts,
     op_timeout: Duration,
@@ -127,19 +130,25 @@ impl Store {
                 "key prefix must not contain '{' or '}'".into(),
             ));
         }
-        let pool = deadpool_redis::Config::from_url(cfg.url.as_str())
-            .builder()
-            .map_err(|e| StoreError::Unavailable(format!("redis config: {e}")))?
-            .max_size(cfg.pool_size.max(1))
-            .wait_timeout(Some(cfg.op_timeout))
-            .create_timeout(Some(cfg.op_timeout))
-            .recycle_timeout(Some(cfg.op_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("redis pool: {e}")))?;
+        let client = redis::Client::open(cfg.url.as_str())
+            .map_err(|e| StoreError::Unavailable(format!("redis url: {e}")))?;
+        // Each command is bounded here too, so a stopped Redis fails fast
+        // even inside multi-step operations; reconnects retry quickly.
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(cfg.op_timeout))
+            .set_connection_timeout(Some(cfg.op_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(200));
+        let connections = (0..cfg.pool_size.max(1))
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Unavailable(format!("redis connection: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
-                pool,
+                connections,
+                next: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
                 keys: Keys::new(&cfg.prefix),
                 scripts: Scripts::new(),
                 op_timeout: cfg.op_timeout,
@@ -161,10 +170,12 @@ impl Store {
         .await
     }
 
-    /// Pool state for metrics: (connections open, connections idle, tasks waiting).
-    pub fn pool_status(&self) -> (usize, usize, usize) {
-        let s = self.inner.pool.status();
-        (s.size, s.available, s.waiting)
+    /// Connection state for metrics: (connections, operations in flight).
+    pub fn pool_status(&self) -> (usize, usize) {
+        (
+            self.inner.connections.len(),
+            self.inner.in_flight.load(Ordering::Relaxed),
+        )
     }
 
     /// Operations that failed (connection, timeout, unexpected reply) since start.
@@ -180,11 +191,18 @@ impl Store {
         &self.inner.scripts
     }
 
-    /// One pooled connection per operation; multi-step operations reuse it. (deadpool checks each
-    /// connection on checkout with UNWATCH + PING: one extra round trip per operation, see
-    /// MEASURED.md.)
+    /// The connection for the next operation: the multiplexed connections in turn. No checkout
+    /// round trip (a pool that PINGs on checkout doubles the round trips of a one-script
+    /// operation, see MEASURED.md and BENCHMARKS.md), and concurrent operations pipeline on each
+    /// connection; a few of them spread the parsing over the runtime's threads.
     async fn conn(&self) -> StoreResult<Connection> {
-        Ok(self.inner.pool.get().await?)
+        let inner = &self.inner;
+        let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.connections.len().max(1);
+        inner
+            .connections
+            .get(i)
+            .cloned()
+            .ok_or_else(|| StoreError::Unavailable("no Redis connection configured".into()))
     }
 
     /// Runs one whole operation under `op_timeout`, labelling its failure for the logs. Dropping a
@@ -195,7 +213,10 @@ impl Store {
         op: &'static str,
         fut: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        let result = match tokio::time::timeout(self.inner.op_timeout, fut).await {
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        let outcome = tokio::time::timeout(self.inner.op_timeout, fut).await;
+        self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let result = match outcome {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(StoreError::Unavailable(why))) => {
                 Err(StoreError::Unavailable(format!("{op}: {why}")))

@@ -116,7 +116,7 @@ impl Store {
     /// write then fails, the record is unreachable and expires on its own.
     pub(super) async fn write_ticket_pointer(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut super::Connection,
         ticket: Uuid,
         account: Uuid,
         ttl_ms: u64,
@@ -135,7 +135,7 @@ impl Store {
     /// Follows the lookup pointer. A read only: the decision is the spend script's.
     pub(super) async fn follow_ticket_pointer(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut super::Connection,
         ticket: Uuid,
     ) -> StoreResult<Option<Uuid>> {
         let account: Option<String> = conn.get(self.keys().ticket_pointer(ticket)).await?;
