@@ -116,7 +116,7 @@ fn serve(m: &ArgMatches) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    let _log_guard = init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,18 +140,28 @@ fn serve(m: &ArgMatches) -> ExitCode {
     }
 }
 
-fn init_logging(config: &Config) {
+/// Logs go to stdout through a background writer: request threads hand a
+/// formatted line to a queue instead of taking the stdout lock and making a
+/// write call each, and the writer batches what has queued up into one
+/// write. Lines are dropped (never blocking a request) only if 128k of them
+/// are waiting. The returned guard flushes the queue when dropped at exit.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .thread_name("edgeauth-log")
+        .finish(std::io::BufWriter::new(std::io::stdout()));
     // Colours only on a terminal: piped or collected logs stay plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(writer)
         .with_ansi(std::io::stdout().is_terminal());
     if config.dev {
         builder.compact().init();
     } else {
         builder.json().flatten_event(true).init();
     }
+    guard
 }
 
 async fn serve_until_signal(mut config: Config) -> Result<(), BuildError> {

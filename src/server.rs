@@ -10,6 +10,8 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -199,8 +201,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
     }
 }
 
-/// The caller's `X-Request-Id` when it is short and printable, else a new one.
+/// The caller's `X-Request-Id` when it is short and printable, else a new
+/// one: a random per-process prefix and a counter, unique across replicas
+/// and cheaper than a random id per request.
 fn request_id(req: &hyper::Request<Incoming>) -> HeaderValue {
+    static PREFIX: LazyLock<String> = LazyLock::new(|| Uuid::new_v4().simple().to_string());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     req.headers()
         .get("x-request-id")
         .filter(|v| {
@@ -209,7 +215,8 @@ fn request_id(req: &hyper::Request<Incoming>) -> HeaderValue {
         })
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&Uuid::new_v4().to_string())
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            HeaderValue::from_str(&format!("{}-{n:x}", &PREFIX[..16]))
                 .unwrap_or(HeaderValue::from_static("-"))
         })
 }
