@@ -109,13 +109,20 @@ impl App {
         };
         let store = Store::new(&StoreConfig {
             url: url.clone(),
+            cluster_nodes: config.redis_cluster_nodes.clone(),
             prefix: config.redis_prefix.clone(),
             pool_size: config.redis_pool_size,
             op_timeout: config.redis_timeout,
             session_cache_ttl: config.verify_cache_ttl,
             session_cache_entries: config.verify_cache_entries,
         })
-        .map_err(|e| BuildError::Config(format!("EDGEAUTH_REDIS_URL: {e}")))?;
+        .map_err(|e| {
+            let var = match config.redis_cluster_nodes.is_empty() {
+                true => "EDGEAUTH_REDIS_URL",
+                false => "EDGEAUTH_REDIS_CLUSTER_NODES",
+            };
+            BuildError::Config(format!("{var}: {e}"))
+        })?;
 
         let jwt = if config.jwt_key_files.is_empty() {
             JwtKeys::ephemeral()
@@ -144,7 +151,8 @@ impl App {
             config.hash_concurrency,
             config.hash_queue,
             metrics.hash_duration.clone(),
-        );
+        )
+        .map_err(|e| BuildError::Other(format!("cannot start the password hash threads: {e}")))?;
         let dummy_password = Uuid::new_v4().to_string();
         let dummy_hash = hasher
             .hash(&dummy_password)

@@ -26,11 +26,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
+use crate::api::health;
 use crate::app::App;
 use crate::cors;
 use crate::error::Error;
 use crate::http::{Request, Response};
-use crate::router::{self, Listener};
+use crate::router::{self, Listener, Route};
 
 /// Largest request head (request line + headers) a client may send; larger
 /// ones get `431` from hyper before any handler runs. Set as both hyper's
@@ -234,6 +235,7 @@ async fn handle(
     let request_id = request_id(&req);
     let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());
     let route = router::resolve_with(listener, &method, req.uri().path(), app.config.hbp_compat);
+    let route_kind = route.as_ref().ok().copied();
     let template = match &route {
         Ok(route) => route.template(),
         Err(Error::MethodNotAllowed { .. }) if method == Method::OPTIONS => "preflight",
@@ -244,6 +246,8 @@ async fn handle(
             Ok(cors::preflight(allow))
         }
         Err(e) => Err(e),
+        // Liveness touches nothing and reads no body: answer it at once.
+        Ok(Route::Healthz) => Ok(health::healthz()),
         Ok(route) => {
             let work = async {
                 let req = Request::read(req, peer).await?;
@@ -261,14 +265,16 @@ async fn handle(
     let elapsed = started.elapsed();
     app.metrics
         .observe_request(template, &method, response.status(), elapsed);
-    tracing::info!(
-        method = %method,
-        route = template,
-        status = response.status().as_u16(),
-        duration_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        request_id = request_id.to_str().unwrap_or("-"),
-        "request"
-    );
+    let status = response.status().as_u16();
+    let duration_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    let request_id_text = request_id.to_str().unwrap_or("-");
+    // Kubelet and load-balancer probes would otherwise be most of the log:
+    // successful probes log at debug, everything else at info.
+    if matches!(route_kind, Some(Route::Healthz | Route::Readyz)) && status == 200 {
+        tracing::debug!(method = %method, route = template, status, duration_ms, request_id = request_id_text, "request");
+    } else {
+        tracing::info!(method = %method, route = template, status, duration_ms, request_id = request_id_text, "request");
+    }
     response.headers_mut().insert("x-request-id", request_id);
     response
 }
