@@ -45,6 +45,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address"),
     setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
     setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
+    setting("EDGEAUTH_REDIS_CLUSTER_NODES", "redis-cluster-nodes", None, "Redis Cluster seed node URLs, comma-separated; when set, edgeauth uses the cluster and ignores EDGEAUTH_REDIS_URL"),
     setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
     setting("EDGEAUTH_REDIS_POOL_SIZE", "redis-pool-size", Some("4"), "Multiplexed Redis connections per replica (commands pipeline on each)"),
     setting("EDGEAUTH_REDIS_TIMEOUT", "redis-timeout", Some("2s"), "Deadline of one Redis operation (then 503)"),
@@ -225,6 +226,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub redis: RedisTarget,
+    /// Seed nodes of a Redis Cluster; when non-empty they are used instead of `redis`.
+    pub redis_cluster_nodes: Vec<String>,
     pub redis_prefix: String,
     pub redis_pool_size: usize,
     pub redis_timeout: Duration,
@@ -416,8 +419,18 @@ impl Config {
         let duration = |var| r.required(var, parse_duration);
         let positive_duration = |var| duration(var).and_then(|d| positive(var, d));
 
+        let redis_cluster_nodes = r.list("EDGEAUTH_REDIS_CLUSTER_NODES");
+        for node in &redis_cluster_nodes {
+            if !(node.starts_with("redis://") || node.starts_with("rediss://")) {
+                return Err(ConfigError {
+                    var: "EDGEAUTH_REDIS_CLUSTER_NODES",
+                    message: format!("{node:?} is not a redis:// URL"),
+                });
+            }
+        }
         let redis = match r.explicit("EDGEAUTH_REDIS_URL") {
-            None if dev => RedisTarget::Throwaway,
+            // --dev starts a throwaway Redis only when no Redis at all is given.
+            None if dev && redis_cluster_nodes.is_empty() => RedisTarget::Throwaway,
             _ => RedisTarget::Url(r.string("EDGEAUTH_REDIS_URL")?),
         };
         if let RedisTarget::Url(url) = &redis {
@@ -493,6 +506,7 @@ impl Config {
             listen: r.required("EDGEAUTH_LISTEN", parse_addr)?,
             admin_listen: r.required("EDGEAUTH_ADMIN_LISTEN", parse_addr)?,
             redis,
+            redis_cluster_nodes,
             redis_prefix: r.string("EDGEAUTH_REDIS_PREFIX")?,
             redis_pool_size: r.bounded("EDGEAUTH_REDIS_POOL_SIZE", 1, 1024)? as usize,
             redis_timeout: positive_duration("EDGEAUTH_REDIS_TIMEOUT")?,

@@ -1,6 +1,6 @@
 //! Redis: every piece of edgeauth state, behind typed async operations.
 //!
-//! Owns the connection pool, the key layout (`keys`, private: nothing else knows a key name), the
+//! Owns the connections (`connection`: one Redis or a Redis Cluster), the key layout (`keys`, private: nothing else knows a key name), the
 //! Lua scripts (`scripts`, one atomic state change per file in `lua/`) and the operations built on
 //! them: `accounts`, `email` (the verified email change), `tickets`, `sessions`, `events`, `mfa`.
 //! Must not import hyper or `auth`; never reads the clock (time arrives as `now_ms`, or as a clock
@@ -9,6 +9,7 @@
 //! [`StoreError::Unavailable`], which the API answers with 503.
 
 pub mod accounts;
+mod connection;
 pub mod email;
 #[cfg(test)]
 mod email_tests;
@@ -30,6 +31,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 
 pub use accounts::{Account, NewAccount, Registration};
 pub use email::EmailChange;
@@ -73,13 +75,19 @@ impl From<redis::RedisError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// How to reach Redis. No `Debug`: the URL may carry a password.
+/// How to reach Redis. No `Debug`: the URLs may carry a password.
 #[derive(Clone)]
 pub struct StoreConfig {
+    /// The single Redis, used when `cluster_nodes` is empty.
     pub url: String,
+    /// Seed nodes of a Redis Cluster (`redis://host:port` each); any reachable one tells the client
+    /// the whole topology. Non-empty: cluster mode, and `url` is ignored.
+    pub cluster_nodes: Vec<String>,
     /// Prepended to every key; must not contain `{` or `}` (they would break the per-account hash
     /// tags).
     pub prefix: String,
+    /// Connections (single mode) or cluster clients (cluster mode: each keeps one multiplexed
+    /// connection per node) used in turn.
     pub pool_size: usize,
     /// Bound on one whole operation, including waiting for a pooled connection.
     pub op_timeout: Duration,
@@ -97,10 +105,7 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-/// A handle to one multiplexed Redis connection that reconnects by itself.
-/// Cheap to clone; clones share the connection, and concurrent commands from
-/// every task are pipelined on it.
-pub(crate) type Connection = ConnectionManager;
+pub(crate) use connection::Connection;
 
 struct Inner {
     /// A few multiplexed connections, used in turn (see [`Store::conn`]).
@@ -130,20 +135,11 @@ impl Store {
                 "key prefix must not contain '{' or '}'".into(),
             ));
         }
-        let client = redis::Client::open(cfg.url.as_str())
-            .map_err(|e| StoreError::Unavailable(format!("redis url: {e}")))?;
-        // Each command is bounded here too, so a stopped Redis fails fast
-        // even inside multi-step operations; reconnects retry quickly.
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(cfg.op_timeout))
-            .set_connection_timeout(Some(cfg.op_timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(200));
-        let connections = (0..cfg.pool_size.max(1))
-            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Unavailable(format!("redis connection: {e}")))?;
+        let connections = if cfg.cluster_nodes.is_empty() {
+            single(cfg)?
+        } else {
+            cluster(cfg)?
+        };
         Ok(Store {
             inner: Arc::new(Inner {
                 connections,
@@ -160,7 +156,10 @@ impl Store {
         })
     }
 
-    /// One PING (readiness).
+    /// One PING (readiness). In cluster mode it goes to every master (the client's routing of
+    /// PING) and succeeds only when all answer: ready means every slot, so every account, can be
+    /// served. While a master is down and not yet replaced, a third of the accounts would get 503s;
+    /// the probe says so rather than hiding it.
     pub async fn ping(&self) -> StoreResult<()> {
         self.run("ping", async {
             let mut conn = self.conn().await?;
@@ -229,6 +228,50 @@ impl Store {
         self.inner.errors.fetch_add(1, Ordering::Relaxed);
         result
     }
+}
+
+/// Single mode: a few lazy, self-reconnecting multiplexed connections.
+fn single(cfg: &StoreConfig) -> StoreResult<Vec<Connection>> {
+    let client = redis::Client::open(cfg.url.as_str())
+        .map_err(|e| StoreError::Unavailable(format!("redis url: {e}")))?;
+    // Each command is bounded here too, so a stopped Redis fails fast
+    // even inside multi-step operations; reconnects retry quickly.
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(cfg.op_timeout))
+        .set_connection_timeout(Some(cfg.op_timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(10))
+        .set_max_delay(Duration::from_millis(200));
+    (0..cfg.pool_size.max(1))
+        .map(|_| {
+            ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                .map(Connection::Single)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Unavailable(format!("redis connection: {e}")))
+}
+
+/// Cluster mode: a few cluster connections, each connecting in the background (like the single
+/// mode's lazy connections, so the server starts before the cluster does).
+///
+/// Timeouts: every attempt, connecting or waiting for a reply, is bounded by `op_timeout`, as is
+/// each whole command. Retries: none in the client; `connection` retries only what provably did
+/// not run (redirections, "try again"), and a dead master fails fast (connection refused → 503)
+/// until the cluster has promoted its replica and the client has reloaded the slot map, which it
+/// does by itself when a node is lost or a redirection arrives.
+fn cluster(cfg: &StoreConfig) -> StoreResult<Vec<Connection>> {
+    let client = ClusterClientBuilder::new(cfg.cluster_nodes.iter().map(String::as_str))
+        .retries(0)
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("redis cluster nodes: {e}")))?;
+    let config = ClusterConfig::new()
+        .set_connection_timeout(cfg.op_timeout)
+        .set_response_timeout(cfg.op_timeout);
+    Ok((0..cfg.pool_size.max(1))
+        .map(|_| {
+            Connection::Cluster(client.get_pending_async_connection_with_config(config.clone()))
+        })
+        .collect())
 }
 
 /// An "unexpected reply" failure.

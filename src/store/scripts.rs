@@ -3,6 +3,13 @@
 //! `redis::Script` runs EVALSHA and falls back to loading the script on NOSCRIPT (a restarted or
 //! failed-over Redis), so no startup loading step is needed. Each file documents its KEYS, ARGV and
 //! return value.
+//!
+//! The headers are also read by the single-slot check (`store::connection`): an ARGV documented as
+//! a "key prefix" is one the script builds key names from, so it must carry the hash tag of the
+//! script's KEYS.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use redis::Script;
 
@@ -81,5 +88,125 @@ impl Scripts {
             mfa_login_totp: lua!("mfa_login_totp"),
             mfa_login_recovery: lua!("mfa_login_recovery"),
         }
+    }
+}
+
+macro_rules! src {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../lua/", $name, ".lua")))
+    };
+}
+
+/// Every script's file name and source (a test checks that none of `lua/` is missing).
+const SOURCES: &[(&str, &str)] = &[
+    src!("account_create"),
+    src!("account_confirm"),
+    src!("account_remove"),
+    src!("email_claim"),
+    src!("email_release"),
+    src!("email_release_account"),
+    src!("email_ticket_create"),
+    src!("email_change_begin"),
+    src!("email_change_claim"),
+    src!("email_change_commit"),
+    src!("email_change_abort"),
+    src!("password_replace"),
+    src!("ticket_create"),
+    src!("ticket_pointer"),
+    src!("ticket_activate"),
+    src!("ticket_reset"),
+    src!("session_create"),
+    src!("session_rotate"),
+    src!("session_revoke"),
+    src!("sessions_revoke_all"),
+    src!("event_emit"),
+    src!("rate_hit"),
+    src!("password_change"),
+    src!("sessions_list"),
+    src!("mfa_set_pending"),
+    src!("mfa_enable"),
+    src!("mfa_disable"),
+    src!("mfa_recovery_replace"),
+    src!("mfa_ticket_create"),
+    src!("mfa_login_totp"),
+    src!("mfa_login_recovery"),
+];
+
+/// The 1-based positions of the ARGVs a script's header documents as a key prefix
+/// (`-- ARGV[n]  session key prefix "P{A}:session:"`).
+fn prefix_positions(source: &str) -> Vec<usize> {
+    let header = source.lines().take_while(|line| line.starts_with("--"));
+    let mut positions = Vec::new();
+    for line in header {
+        // A line may document several ARGVs; each one's text runs to the next "ARGV[".
+        for part in line.split("ARGV[").skip(1) {
+            if let Some((n, text)) = part.split_once(']') {
+                if text.contains("key prefix") {
+                    positions.extend(n.parse::<usize>().ok());
+                }
+            }
+        }
+    }
+    positions
+}
+
+/// The key-prefix ARGV positions of the script with this SHA-1 (empty for an unknown one).
+pub(crate) fn key_prefix_args(sha: &str) -> &'static [usize] {
+    static BY_SHA: OnceLock<HashMap<String, Vec<usize>>> = OnceLock::new();
+    BY_SHA
+        .get_or_init(|| {
+            SOURCES
+                .iter()
+                .map(|(_, source)| {
+                    (
+                        Script::new(source).get_hash().to_owned(),
+                        prefix_positions(source),
+                    )
+                })
+                .collect()
+        })
+        .get(sha)
+        .map_or(&[], Vec::as_slice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_is_listed() {
+        let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/lua"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".lua").map(str::to_owned))
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = SOURCES.iter().map(|(name, _)| name.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, files);
+    }
+
+    #[test]
+    fn key_prefix_argvs_are_read_from_the_headers() {
+        let by_name: HashMap<&str, Vec<usize>> = SOURCES
+            .iter()
+            .map(|(name, source)| (*name, prefix_positions(source)))
+            .filter(|(_, positions)| !positions.is_empty())
+            .collect();
+        let expected: HashMap<&str, Vec<usize>> = [
+            ("account_remove", vec![1, 2]),
+            ("mfa_ticket_create", vec![3]),
+            ("password_change", vec![4]),
+            ("session_create", vec![5]),
+            ("sessions_list", vec![1]),
+            ("sessions_revoke_all", vec![1]),
+            ("ticket_reset", vec![2]),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(by_name, expected);
+        let session_create = Script::new(include_str!("../../lua/session_create.lua"));
+        assert_eq!(key_prefix_args(session_create.get_hash()), &[5]);
+        assert!(key_prefix_args("not a sha").is_empty());
     }
 }

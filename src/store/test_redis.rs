@@ -86,6 +86,7 @@ impl TestRedis {
     pub fn store(&self) -> Store {
         Store::new(&StoreConfig {
             url: self.url(),
+            cluster_nodes: Vec::new(),
             prefix: "t:".into(),
             pool_size: 8,
             op_timeout: Duration::from_secs(5),

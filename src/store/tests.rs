@@ -702,6 +702,7 @@ async fn a_dead_or_stuck_redis_is_unavailable_within_the_timeout() {
     for port in [port, stuck_port] {
         let store = Store::new(&StoreConfig {
             url: format!("redis://127.0.0.1:{port}"),
+            cluster_nodes: Vec::new(),
             prefix: DEFAULT_PREFIX.into(),
             pool_size: 2,
             op_timeout: Duration::from_millis(200),
@@ -731,6 +732,7 @@ async fn a_dead_or_stuck_redis_is_unavailable_within_the_timeout() {
 fn a_prefix_with_braces_is_refused() {
     let cfg = StoreConfig {
         url: "redis://127.0.0.1:1".into(),
+        cluster_nodes: Vec::new(),
         prefix: "{x}".into(),
         pool_size: 1,
         op_timeout: Duration::from_secs(1),

@@ -1,13 +1,24 @@
 //! Test harness: a real `redis-server` per test on a free loopback port (no
 //! persistence, killed on drop) and an in-process edgeauth on `127.0.0.1:0`,
 //! talked to over HTTP. Never touches the machine's own Redis.
+//!
+//! With `EDGEAUTH_TEST_REDIS=cluster`, `TestServer::start`/`with` use a Redis
+//! Cluster instead: the one shared by the test binary (`cluster::Cluster::shared`),
+//! with a key prefix of the test's own; `Redis` then talks to it through the
+//! namespace's proxy, so every helper (and every raw command a test sends with
+//! the default `edgeauth:` prefix) works unchanged. Tests that need a Redis
+//! process of their own (stop, restart, extra arguments) get one in both modes
+//! through `Redis::start`/`start_with`.
 
 #![allow(dead_code)]
+
+pub mod cluster;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use edgeauth::app::App;
@@ -20,18 +31,54 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A `redis-server` child on its own port.
+/// A `redis-server` child on its own port, or (cluster mode) a test's
+/// namespace on a cluster, reached through its proxy on `port`.
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
+    cluster: Option<Arc<cluster::Namespace>>,
+}
+
+/// Whether `EDGEAUTH_TEST_REDIS=cluster` runs the suite against a Redis Cluster.
+pub fn cluster_mode() -> bool {
+    std::env::var("EDGEAUTH_TEST_REDIS").is_ok_and(|v| v == "cluster")
 }
 
 impl Redis {
     pub fn start() -> Redis {
         let port = edgeauth::dev::free_port().expect("free port");
-        let mut redis = Redis { child: None, port };
+        let mut redis = Redis {
+            child: None,
+            port,
+            cluster: None,
+        };
         redis.spawn();
         redis
+    }
+
+    /// What `TestServer::start`/`with` use: a fresh namespace on the shared
+    /// cluster in cluster mode, else a `redis-server` of its own.
+    pub fn for_test() -> Redis {
+        if cluster_mode() {
+            Redis::on_cluster(cluster::Cluster::shared())
+        } else {
+            Redis::start()
+        }
+    }
+
+    /// A fresh namespace (key prefix + proxy) on `cluster`.
+    pub fn on_cluster(cluster: &cluster::Cluster) -> Redis {
+        let namespace = cluster::Namespace::new(cluster);
+        Redis {
+            child: None,
+            port: namespace.proxy_port,
+            cluster: Some(Arc::new(namespace)),
+        }
+    }
+
+    /// The cluster namespace, in cluster mode.
+    pub fn namespace(&self) -> Option<&cluster::Namespace> {
+        self.cluster.as_deref()
     }
 
     fn spawn(&mut self) {
@@ -83,6 +130,10 @@ impl Redis {
 
     /// Starts an empty server again on the same port.
     pub fn restart(&mut self) {
+        assert!(
+            self.cluster.is_none(),
+            "restart needs a redis-server of the test's own: use Redis::start()"
+        );
         self.stop();
         self.spawn();
     }
@@ -214,7 +265,7 @@ impl TestServer {
 
     /// Starts with extra `EDGEAUTH_*` settings (override the base ones).
     pub async fn with(settings: &[(&str, &str)]) -> TestServer {
-        TestServer::with_redis(Redis::start(), settings).await
+        TestServer::with_redis(Redis::for_test(), settings).await
     }
 
     pub async fn with_redis(redis: Redis, settings: &[(&str, &str)]) -> TestServer {
@@ -230,6 +281,13 @@ impl TestServer {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         map.insert("EDGEAUTH_REDIS_URL".into(), redis.url());
+        if let Some(namespace) = redis.namespace() {
+            map.insert(
+                "EDGEAUTH_REDIS_CLUSTER_NODES".into(),
+                namespace.seeds.clone(),
+            );
+            map.insert("EDGEAUTH_REDIS_PREFIX".into(), namespace.prefix.clone());
+        }
         map.insert("EDGEAUTH_JWT_KEY_FILES".into(), key.display().to_string());
         map.insert(
             "EDGEAUTH_DATA_KEY_FILE".into(),
@@ -448,7 +506,15 @@ impl TestServer {
     pub async fn into_redis(mut self) -> Redis {
         self.stop().await;
         let port = self.redis.port;
-        std::mem::replace(&mut self.redis, Redis { child: None, port })
+        let cluster = self.redis.cluster.clone();
+        std::mem::replace(
+            &mut self.redis,
+            Redis {
+                child: None,
+                port,
+                cluster,
+            },
+        )
     }
 }
 
@@ -460,6 +526,7 @@ impl Redis {
         Redis {
             child: None,
             port: self.port,
+            cluster: self.cluster.clone(),
         }
     }
 }
@@ -492,6 +559,7 @@ impl Redis {
         let redis = Redis {
             child: Some(child),
             port,
+            cluster: None,
         };
         for _ in 0..200 {
             if let Ok(mut conn) = redis.client().get_connection() {
