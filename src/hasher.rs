@@ -5,11 +5,11 @@
 //! blocking pool alone would run up to 512 hashes at once, 64 GiB at the
 //! OWASP cost.
 //!
-//! The threads run at the lowest CPU priority (nice 19). On a busy replica
-//! the async workers — `/auth/verify`, refresh, probes — always come first,
-//! and hashing takes whatever CPU is left: a login flood slows logins, not
-//! the sessions already established. When nothing else runs, hashes get
-//! every core.
+//! The threads run at a low CPU priority (nice 10). On a busy replica the
+//! async workers — `/auth/verify`, refresh, probes — come first and hashing
+//! keeps about a tenth of the CPU: a login flood slows logins, not the
+//! sessions already established, and logins still progress. When nothing
+//! else runs, hashes get every core.
 //!
 //! The pool counts every hash it computes so tests can check that an unknown
 //! email and a wrong password cost the same work.
@@ -30,6 +30,9 @@ pub struct Hasher {
     jobs: SyncSender<Job>,
     /// Jobs queued and not yet picked up by a thread.
     waiting: Arc<AtomicUsize>,
+    /// Jobs queued or running, and how many may be: `concurrency + queue`.
+    admitted: Arc<AtomicUsize>,
+    capacity: usize,
     cost: ScryptCost,
     computed: AtomicU64,
     duration: Histogram,
@@ -44,10 +47,13 @@ impl Hasher {
         queue: usize,
         duration: Histogram,
     ) -> std::io::Result<Hasher> {
-        let (jobs, inbox) = sync_channel::<Job>(queue);
+        let concurrency = concurrency.max(1);
+        // Admission is bounded by `admitted` below; the channel only needs
+        // room for everything admitted.
+        let (jobs, inbox) = sync_channel::<Job>(concurrency + queue);
         let inbox = Arc::new(Mutex::new(inbox));
         let waiting = Arc::new(AtomicUsize::new(0));
-        for n in 0..concurrency.max(1) {
+        for n in 0..concurrency {
             let (inbox, waiting) = (Arc::clone(&inbox), Arc::clone(&waiting));
             std::thread::Builder::new()
                 .name(format!("edgeauth-hash-{n}"))
@@ -56,6 +62,8 @@ impl Hasher {
         Ok(Hasher {
             jobs,
             waiting,
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: concurrency + queue,
             cost,
             computed: AtomicU64::new(0),
             duration,
@@ -96,26 +104,35 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> ApiResult<T> {
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.capacity {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::Unavailable("password hash queue full".into()));
+        }
         let (reply, answer) = oneshot::channel();
         let timer = self.duration.clone();
+        let admitted = Arc::clone(&self.admitted);
         let job: Job = Box::new(move || {
-            let _timer = timer.start_timer();
+            let started = timer.start_timer();
+            let result = job();
+            // Observed before answering, so whoever the answer wakes sees it
+            // counted.
+            started.observe_duration();
+            admitted.fetch_sub(1, Ordering::SeqCst);
             // The requester may have gone (deadline, disconnect): the hash
             // still ran, and its slot was held, which is what bounds the work.
-            let _ = reply.send(job());
+            let _ = reply.send(result);
         });
         // Counted before sending, so a thread picking the job up at once
         // never decrements below zero.
         self.waiting.fetch_add(1, Ordering::Relaxed);
         match self.jobs.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            // Full cannot happen (admission keeps the channel below its
+            // size); both mean the job will never run.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.waiting.fetch_sub(1, Ordering::Relaxed);
-                return Err(Error::Unavailable("password hash queue full".into()));
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.waiting.fetch_sub(1, Ordering::Relaxed);
-                return Err(Error::Internal("password hash threads are gone".into()));
+                self.admitted.fetch_sub(1, Ordering::SeqCst);
+                return Err(Error::Unavailable("password hash pool unavailable".into()));
             }
         }
         self.computed.fetch_add(1, Ordering::Relaxed);
@@ -127,9 +144,15 @@ impl Hasher {
 
 /// A hashing thread: lowest priority, then jobs until the pool is dropped.
 fn work(inbox: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
-    if let Err(e) =
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-    {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    // The crate maps 0..=99 onto niceness 19..=-20: 22 is nice 10, a tenth of
+    // a normal thread's CPU share when the async workers are busy.
+    let lowered = ThreadPriorityValue::try_from(22u8)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            set_current_thread_priority(ThreadPriority::Crossplatform(p)).map_err(|e| e.to_string())
+        });
+    if let Err(e) = lowered {
         tracing::warn!(error = %e, "cannot lower the priority of a password hash thread");
     }
     loop {
