@@ -82,6 +82,13 @@ fn main() -> ExitCode {
         hello::serve(port);
         return ExitCode::SUCCESS;
     }
+    // `cargo test --all-targets` runs bench binaries too, without `--bench`:
+    // a debug-build load run there would measure nothing useful and take
+    // minutes. `cargo bench` (which passes `--bench`) is how this runs.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("load: skipped outside `cargo bench --bench load` (see BENCHMARKS.md)");
+        return ExitCode::SUCCESS;
+    }
     let options = match parse_args() {
         Ok(options) => options,
         Err(e) => {
