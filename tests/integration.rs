@@ -1,7 +1,9 @@
 //! The integration suite: one test binary, one module per area. Every test
 //! starts its own `redis-server` (free loopback port, no persistence) and
 //! its own edgeauth on `127.0.0.1:0`, and talks HTTP to it, so tests run in
-//! parallel without sharing state.
+//! parallel without sharing state. With `EDGEAUTH_TEST_REDIS=cluster` the
+//! same tests run against one local Redis Cluster per binary instead, each
+//! under a key prefix of its own (see `support/cluster.rs`).
 //!
 //! Index:
 //! - `conventions` — SPEC §1: 415/400/413/404/405, error bodies, probes, JWKS
@@ -20,6 +22,7 @@
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
+//! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
 //! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -30,6 +33,8 @@ mod support;
 mod abuse;
 #[path = "integration/account.rs"]
 mod account;
+#[path = "integration/cluster.rs"]
+mod cluster;
 #[path = "integration/conventions.rs"]
 mod conventions;
 #[path = "integration/email_change.rs"]

@@ -4,7 +4,7 @@
 //! - Single: a [`ConnectionManager`], one multiplexed connection that reconnects by itself.
 //! - Cluster: a `cluster_async::ClusterConnection`, which keeps a multiplexed connection to every
 //!   node, routes each command by the slot of its first key (an `EVALSHA` by `KEYS[1]`) and
-//!   relearns the slot map when told it is stale. `PING` goes to every master (see `Store::ping`).
+//!   relearns the slot map when told it is stale.
 //!
 //! # Cluster retries: only where the command provably did not run
 //!
@@ -38,7 +38,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{SingleNodeRoutingInfo, Slot};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo, SingleNodeRoutingInfo, Slot,
+};
 use redis::{
     Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
 };
@@ -58,6 +60,28 @@ const PAUSE_MAX: Duration = Duration::from_millis(200);
 pub(crate) enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+}
+
+impl Connection {
+    /// Readiness: whether this replica reaches Redis. In a cluster the PING goes to every master
+    /// and one answer suffices — "the cluster is reachable from here". Requiring all of them
+    /// would turn every replica not-ready while one master fails over, taking away from the load
+    /// balancer the replicas that still serve the other masters' accounts (every replica sees the
+    /// same cluster, so none would do better); a replica cut off from the whole cluster still
+    /// turns not-ready, and traffic goes to those that are not.
+    pub(crate) async fn ping(&mut self) -> RedisResult<()> {
+        let ping = redis::cmd("PING");
+        match self {
+            Connection::Single(conn) => ping.query_async::<String>(conn).await.map(drop),
+            Connection::Cluster(conn) => {
+                let any_master = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::OneSucceeded),
+                ));
+                conn.route_command(ping, any_master).await.map(drop)
+            }
+        }
+    }
 }
 
 impl ConnectionLike for Connection {
@@ -221,5 +245,76 @@ fn check_single_slot(cmd: &Cmd) {
             String::from_utf8_lossy(prefix),
             String::from_utf8_lossy(first)
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use redis::Script;
+    use uuid::Uuid;
+
+    use super::check_single_slot;
+    use crate::store::keys::Keys;
+
+    fn evalsha(script: &Script, keys: &[String], argv: &[String]) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(keys.len());
+        for arg in keys.iter().chain(argv) {
+            cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn session_create() -> Script {
+        Script::new(include_str!("../../lua/session_create.lua"))
+    }
+
+    /// session_create's KEYS and ARGV, with the key prefix of `prefix_of`.
+    fn session_create_call(account: Uuid, prefix_of: Uuid) -> redis::Cmd {
+        let k = Keys::new("edgeauth:");
+        let family = Uuid::new_v4();
+        let keys = [
+            k.account(account),
+            k.sessions(account),
+            k.session(account, family),
+        ];
+        let mut argv: Vec<String> = ["1", "2", "3", "4"].map(String::from).to_vec();
+        argv.push(k.session_prefix(prefix_of));
+        argv.extend([family.to_string(), "agent {x}:".into(), "::1".into()]);
+        evalsha(&session_create(), &keys, &argv)
+    }
+
+    #[test]
+    fn one_accounts_keys_and_prefixes_pass() {
+        let a = Uuid::new_v4();
+        check_single_slot(&session_create_call(a, a));
+    }
+
+    #[test]
+    #[should_panic(expected = "script KEYS in two slots")]
+    fn keys_of_two_accounts_are_caught() {
+        let k = Keys::new("edgeauth:");
+        let keys = [k.account(Uuid::new_v4()), k.account(Uuid::new_v4())];
+        check_single_slot(&evalsha(&session_create(), &keys, &[]));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the slot of its KEYS[1]")]
+    fn a_key_prefix_of_another_account_is_caught() {
+        check_single_slot(&session_create_call(Uuid::new_v4(), Uuid::new_v4()));
+    }
+
+    #[test]
+    fn other_commands_and_unknown_scripts_are_not_judged() {
+        check_single_slot(redis::cmd("MGET").arg("a").arg("b"));
+        let k = Keys::new("edgeauth:");
+        let other = Script::new("return 1");
+        // An unknown script: only its KEYS are checked (one here), no ARGV is taken for a prefix.
+        check_single_slot(&evalsha(
+            &other,
+            &[k.account(Uuid::new_v4())],
+            &[k.session_prefix(Uuid::new_v4())],
+        ));
     }
 }

@@ -134,6 +134,21 @@ mod tests {
             "edgeauth:ticket:00000000-0000-0000-0000-000000000001"
         );
         assert_eq!(k.events(), "edgeauth:events");
+        // Every key of an account, and every key a script builds from its prefixes, in one slot.
+        let slot = |key: &str| redis::cluster_routing::Slot::for_key(key);
+        let one = slot(&k.account(a));
+        for key in [
+            k.sessions(a),
+            k.session(a, f),
+            k.ticket(a, f),
+            k.mfa_tickets(a),
+            k.mfa_pending(a),
+            k.recovery(a),
+            k.session_prefix(a) + "anything",
+            k.ticket_prefix(a) + "anything",
+        ] {
+            assert_eq!(slot(&key), one, "{key}");
+        }
         // SHA-256("abc"), the FIPS 180-2 test vector.
         assert_eq!(
             k.email("abc"),

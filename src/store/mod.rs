@@ -156,14 +156,12 @@ impl Store {
         })
     }
 
-    /// One PING (readiness). In cluster mode it goes to every master (the client's routing of
-    /// PING) and succeeds only when all answer: ready means every slot, so every account, can be
-    /// served. While a master is down and not yet replaced, a third of the accounts would get 503s;
-    /// the probe says so rather than hiding it.
+    /// One PING (readiness); in cluster mode to every master, one answer sufficing (see
+    /// [`Connection::ping`]).
     pub async fn ping(&self) -> StoreResult<()> {
         self.run("ping", async {
             let mut conn = self.conn().await?;
-            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            conn.ping().await?;
             Ok(())
         })
         .await

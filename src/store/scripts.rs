@@ -170,6 +170,7 @@ pub(crate) fn key_prefix_args(sha: &str) -> &'static [usize] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -208,6 +208,21 @@ impl Cluster {
         panic!("no live node knows the master of slot {slot}");
     }
 
+    /// One command to the node on `port` itself (not routed by the cluster client).
+    pub fn node<T: redis::FromRedisValue>(&self, port: u16, args: &[&str]) -> T {
+        query(port, args).unwrap_or_else(|e| panic!("{args:?} on node {port}: {e}"))
+    }
+
+    /// The masters' ports (as the live nodes see it).
+    pub fn masters(&self) -> Vec<u16> {
+        let roles = self.roles();
+        roles
+            .into_iter()
+            .filter(|(_, role)| role == "master")
+            .map(|(port, _)| port)
+            .collect()
+    }
+
     /// The PID of the node on `port`.
     pub fn pid(&self, port: u16) -> u32 {
         let nodes = self.nodes.lock().unwrap();
@@ -296,6 +311,8 @@ fn spawn_node(port: u16, dir: &std::path::Path) -> Result<Child, String> {
         .arg(&conf)
         .args(["--cluster-node-timeout", "2000"])
         .args(["--save", "", "--appendonly", "no"])
+        // Replicas sync at once (the default waits 5 s for more replicas to share the transfer).
+        .args(["--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -413,7 +430,9 @@ fn serve(stream: TcpStream, client: &redis::cluster::ClusterClient, prefix: &[u8
                     Some(code) => format!("{code} {}", e.detail().unwrap_or_default()),
                     None => format!("ERR {e}"),
                 };
-                bytes.extend_from_slice(format!("-{}\r\n", message.replace(['\r', '\n'], " ")).as_bytes());
+                bytes.extend_from_slice(
+                    format!("-{}\r\n", message.replace(['\r', '\n'], " ")).as_bytes(),
+                );
             }
         }
         if out.write_all(&bytes).is_err() {
@@ -428,7 +447,10 @@ fn execute(
     args: Vec<Vec<u8>>,
     prefix: &[u8],
 ) -> redis::RedisResult<Value> {
-    let name = args.first().map(|a| a.to_ascii_uppercase()).unwrap_or_default();
+    let name = args
+        .first()
+        .map(|a| a.to_ascii_uppercase())
+        .unwrap_or_default();
     match name.as_slice() {
         // The client's handshake and probes: answered here.
         b"CLIENT" | b"SELECT" => return Ok(Value::Okay),
@@ -440,7 +462,9 @@ fn execute(
         let arg = match arg.strip_prefix(TEST_PREFIX) {
             Some(rest) => [prefix, rest].concat(),
             // Confine a KEYS pattern to the namespace.
-            None if name == b"KEYS" && !arg.starts_with(prefix) => [prefix, arg.as_slice()].concat(),
+            None if name == b"KEYS" && !arg.starts_with(prefix) => {
+                [prefix, arg.as_slice()].concat()
+            }
             None => arg.clone(),
         };
         cmd.arg(arg);
@@ -521,7 +545,9 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
         }
         other => {
             let message = format!("ERR test proxy cannot encode {other:?}");
-            out.extend_from_slice(format!("-{}\r\n", message.replace(['\r', '\n'], " ")).as_bytes());
+            out.extend_from_slice(
+                format!("-{}\r\n", message.replace(['\r', '\n'], " ")).as_bytes(),
+            );
         }
     }
 }
