@@ -2,6 +2,7 @@
 //! ticket checks, every crash point (steps 1, 1–2, 1–3 run alone, then registration of both
 //! addresses, lookup by both and a retry), the stale-index rule, removal, and races (two accounts
 //! for one address, one ticket confirmed 20 times, registration against a change).
+// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;

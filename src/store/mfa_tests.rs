@@ -1,5 +1,6 @@
 //! MFA store tests against a real `redis-server` each (see `test_redis`): the enable/disable
 //! compare-and-sets, the replay guard, login tickets (attempts, races, purpose) and recovery codes.
+// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{collections::HashMap, time::Duration};

@@ -1,5 +1,6 @@
 //! Test support: a throwaway `redis-server` child per test on a free loopback port, killed on drop,
 //! so tests run in parallel and never touch the machine's Redis.
+// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{

@@ -1,5 +1,6 @@
 //! Store tests against a real `redis-server` each (see `test_redis`): registration races, tickets,
 //! rotation, the session cap, TTLs and events.
+// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{collections::HashMap, time::Duration};
