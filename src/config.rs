@@ -87,6 +87,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_HBP_COMPAT", "hbp-compat", Some("false"), "Serve the routes and options of Hasura Backend Plus clients (nhost-js-sdk 2.x); puts refresh tokens in URLs"),
     setting("EDGEAUTH_HBP_REDIRECT_URL_SUCCESS", "hbp-redirect-url-success", None, "With HBP compat: GET /auth/activate redirects here after activating (else 204)"),
     setting("EDGEAUTH_HBP_REDIRECT_URL_ERROR", "hbp-redirect-url-error", None, "With HBP compat: GET /auth/activate redirects here on a bad ticket (else the JSON error)"),
+    setting("EDGEAUTH_MAX_CONNECTIONS", "max-connections", Some("10000"), "Open public connections at most; past it new ones are closed at once"),
     setting("EDGEAUTH_REQUEST_TIMEOUT", "request-timeout", Some("10s"), "Deadline of one request (then 503)"),
     setting("EDGEAUTH_HEADER_READ_TIMEOUT", "header-read-timeout", Some("5s"), "Deadline for a client to send its request headers"),
     setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
@@ -266,6 +267,7 @@ pub struct Config {
     pub hbp_compat: bool,
     pub hbp_redirect_success: Option<String>,
     pub hbp_redirect_error: Option<String>,
+    pub max_connections: usize,
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -576,6 +578,7 @@ impl Config {
             hbp_redirect_success: r
                 .parse("EDGEAUTH_HBP_REDIRECT_URL_SUCCESS", parse_redirect_url)?,
             hbp_redirect_error: r.parse("EDGEAUTH_HBP_REDIRECT_URL_ERROR", parse_redirect_url)?,
+            max_connections: r.bounded("EDGEAUTH_MAX_CONNECTIONS", 1, 1_000_000)? as usize,
             request_timeout: positive_duration("EDGEAUTH_REQUEST_TIMEOUT")?,
             header_read_timeout: positive_duration("EDGEAUTH_HEADER_READ_TIMEOUT")?,
             shutdown_grace: duration("EDGEAUTH_SHUTDOWN_GRACE")?,

@@ -10,8 +10,8 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::api::health;
@@ -52,6 +53,10 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // Each timeout bounds one connection; this bounds how many are open at
+    // once (file descriptors, buffers, tasks). The admin listener is not
+    // counted, so probes and scrapes always get through.
+    let connections = Arc::new(Semaphore::new(app.config.max_connections));
     loop {
         let (accepted, listener) = tokio::select! {
             accepted = public.accept() => (accepted, Listener::Public),
@@ -59,7 +64,20 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         match accepted {
-            Ok((stream, peer)) => spawn_connection(&app, &graceful, stream, peer, listener),
+            Ok((stream, peer)) => {
+                let permit = match listener {
+                    Listener::Admin => None,
+                    Listener::Public => match Arc::clone(&connections).try_acquire_owned() {
+                        Ok(permit) => Some(permit),
+                        Err(_) => {
+                            // Full: close at once rather than queue unbounded work.
+                            tracing::warn!(%peer, "connection limit reached: closing a new connection");
+                            continue;
+                        }
+                    },
+                };
+                spawn_connection(&app, &graceful, stream, peer, listener, permit)
+            }
             Err(e) => {
                 // Usually EMFILE: back off instead of spinning or exiting.
                 tracing::warn!(error = %e, "accept failed");
@@ -84,6 +102,7 @@ fn spawn_connection(
     stream: TcpStream,
     peer: SocketAddr,
     listener: Listener,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     // Responses are small and written at once; don't let Nagle delay them.
     let _ = stream.set_nodelay(true);
@@ -108,6 +127,8 @@ fn spawn_connection(
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        // The connection's slot is free once it is closed.
+        drop(permit);
     });
 }
 

@@ -1206,3 +1206,40 @@ async fn a_client_that_never_reads_its_responses_is_cut_off() {
     drop(read);
     healthz_answers(&s).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_limit_new_connections_are_closed_and_probes_still_answer() {
+    let s = TestServer::with(&[
+        ("EDGEAUTH_MAX_CONNECTIONS", "2"),
+        ("EDGEAUTH_HEADER_READ_TIMEOUT", "5s"),
+    ])
+    .await;
+    // Two idle connections take both slots.
+    let held: Vec<TcpStream> = vec![
+        TcpStream::connect(s.addr).await.unwrap(),
+        TcpStream::connect(s.addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = s.http.get(s.url("/healthz")).send().await;
+    assert!(
+        refused.is_err(),
+        "a third connection was served: {refused:?}"
+    );
+    // The admin listener is not counted.
+    let admin = s.send(s.http.get(s.admin_url("/healthz"))).await;
+    assert_eq!(admin.status, 200);
+    // Closing one frees its slot.
+    drop(held);
+    let mut served = false;
+    for _ in 0..50 {
+        if let Ok(r) = s.http.get(s.url("/healthz")).send().await {
+            served = r.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        served,
+        "no connection was served after the held ones closed"
+    );
+}
