@@ -48,7 +48,8 @@ pub struct Caller {
 pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let token = req.bearer_token().ok_or(Error::InvalidToken)?;
     let now_ms = clock::now_ms();
-    let (account, session) = match app.verified_tokens.get(token, now_ms) {
+    let digest = token_digest(token);
+    let (account, session) = match app.verified_tokens.get(&digest, now_ms) {
         Some(ids) => ids,
         None => {
             let claims = app
@@ -65,7 +66,7 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
             if app.config.verify_cache_entries > 0 {
                 let expires_ms = claims.exp.saturating_mul(1000);
                 app.verified_tokens
-                    .insert(token.into(), (account, session), expires_ms);
+                    .insert(digest, (account, session), expires_ms);
             }
             (account, session)
         }
@@ -109,6 +110,14 @@ pub async fn enforce_rate(
 /// `X-Forwarded-For` behind a trusted proxy).
 pub fn client_ip(app: &App, req: &Request) -> String {
     req.client_ip(&app.config.trusted_proxies).to_string()
+}
+
+/// The verification cache's key for a token.
+fn token_digest(token: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
 }
 
 /// `Set-Cookie` for a refresh token (`value` = None clears it), with the
