@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::{PASSWORD, Redis, Reply, TestServer};
 
 const WRONG: &str = "not the password";
 
@@ -692,7 +692,8 @@ async fn work_of_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_email_and_wrong_password_do_the_same_work() {
-    let s = TestServer::start().await;
+    // Reads one node's command statistics: a single node in every mode.
+    let s = TestServer::with_redis(Redis::start(), &[]).await;
     let known = "known@example.com";
     let unknown = "unknown@example.com";
     s.create_account(known).await;

@@ -48,7 +48,8 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_gives_503_and_probes_tell() {
-    let mut s = TestServer::start().await;
+    // Stops and restarts its Redis: a single node of its own in every mode.
+    let mut s = TestServer::with_redis(Redis::start(), &[]).await;
     let (jwt, refresh) = s.signed_in("down@example.com").await;
     assert_eq!(readyz(&s).await, (200, 200));
     s.redis.stop();
@@ -85,7 +86,8 @@ async fn redis_down_gives_503_and_probes_tell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_serves_again_once_redis_is_back() {
-    let mut s = TestServer::start().await;
+    // Stops and restarts its Redis: a single node of its own in every mode.
+    let mut s = TestServer::with_redis(Redis::start(), &[]).await;
     let (jwt, _) = s.signed_in("before@example.com").await;
     s.redis.stop();
     assert_unavailable(&s.verify(&jwt).await);
@@ -148,7 +150,8 @@ async fn a_redis_that_is_down_at_start_is_picked_up_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_outages_are_survived() {
-    let mut s = TestServer::start().await;
+    // Stops and restarts its Redis: a single node of its own in every mode.
+    let mut s = TestServer::with_redis(Redis::start(), &[]).await;
     for round in 0..3 {
         s.redis.stop();
         assert_eq!(readyz(&s).await, (503, 503), "round {round}");
@@ -477,7 +480,8 @@ impl Drop for Resume {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_redis_gives_503_not_a_hang_and_recovery_follows() {
-    let s = TestServer::start().await;
+    // Stops its Redis: a single node of its own in every mode.
+    let s = TestServer::with_redis(Redis::start(), &[]).await;
     let (jwt, refresh) = s.signed_in("hung@example.com").await;
     let pid = redis_pid(&s.redis);
     // Stopped, not dead: connections stay open and nothing answers.
@@ -673,7 +677,7 @@ async fn a_slow_redis_gives_503_within_the_deadline_and_leaks_no_pool_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_then_killed_mid_traffic_then_restarted_empty() {
     // Every verify must reach Redis here (see verify_cache.rs for the cache).
-    let mut s = TestServer::with(&[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
+    let mut s = TestServer::with_redis(Redis::start(), &[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
     let (jwt, refresh) = s.signed_in("killed@example.com").await;
     let pid = redis_pid(&s.redis);
 
