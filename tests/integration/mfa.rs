@@ -323,72 +323,6 @@ async fn concurrent_posts(s: &TestServer, path: &str, bodies: Vec<Value>) -> Vec
     replies
 }
 
-/// Every key name and logical value in Redis, as raw bytes (not DUMP's
-/// possibly compressed serialization).
-fn raw_dump(redis: &Redis) -> Vec<u8> {
-    let mut conn = redis.conn();
-    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
-    let mut out = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
-        let values: Vec<Vec<u8>> = match kind.as_str() {
-            "string" => vec![redis::cmd("GET").arg(&key).query(&mut conn).expect("GET")],
-            "hash" => redis::cmd("HGETALL")
-                .arg(&key)
-                .query(&mut conn)
-                .expect("HGETALL"),
-            "set" => redis::cmd("SMEMBERS")
-                .arg(&key)
-                .query(&mut conn)
-                .expect("SMEMBERS"),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query(&mut conn)
-                .expect("ZRANGE"),
-            "list" => redis::cmd("LRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .query(&mut conn)
-                .expect("LRANGE"),
-            "stream" => {
-                let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-                    .arg(&key)
-                    .arg("-")
-                    .arg("+")
-                    .query(&mut conn)
-                    .expect("XRANGE");
-                reply
-                    .ids
-                    .into_iter()
-                    .flat_map(|e| e.map.into_iter())
-                    .flat_map(|(k, v)| {
-                        [
-                            k.into_bytes(),
-                            redis::from_redis_value::<Vec<u8>>(v).unwrap_or_default(),
-                        ]
-                    })
-                    .collect()
-            }
-            other => panic!("unexpected key type {other} for {key:?}"),
-        };
-        out.extend_from_slice(&key);
-        out.push(b'\n');
-        for v in values {
-            out.extend_from_slice(&v);
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -397,7 +331,7 @@ fn hex(bytes: &[u8]) -> String {
 /// or 13 consecutive base32 characters of it) is in Redis.
 #[track_caller]
 fn assert_secret_absent(redis: &Redis, otp_secret: &str, when: &str) {
-    let dump = raw_dump(redis);
+    let dump = redis.contents();
     let raw = base32_decode(otp_secret).expect("base32");
     let mut needles: Vec<(String, Vec<u8>)> = vec![
         ("base32".into(), otp_secret.as_bytes().to_vec()),
@@ -431,7 +365,7 @@ fn assert_secret_absent(redis: &Redis, otp_secret: &str, when: &str) {
     }
     for (what, needle) in needles {
         assert!(
-            !contains(&dump, &needle),
+            !crate::support::contains_bytes(&dump, &needle),
             "{when}: Redis holds the TOTP secret ({what})"
         );
     }
@@ -979,7 +913,7 @@ async fn recovery_codes_log_in_once_each() {
         );
     }
     // Only hashes in Redis.
-    let dump = raw_dump(&s.redis);
+    let dump = s.redis.contents();
     for c in &codes {
         let bare: String = c.chars().filter(|ch| ch.is_ascii_alphanumeric()).collect();
         for needle in [
@@ -989,7 +923,7 @@ async fn recovery_codes_log_in_once_each() {
             c.to_uppercase(),
         ] {
             assert!(
-                !contains(&dump, needle.as_bytes()),
+                !crate::support::contains_bytes(&dump, needle.as_bytes()),
                 "recovery code {needle} in Redis"
             );
         }

@@ -502,3 +502,21 @@ async fn request_log_is_json_and_never_carries_a_secret() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_503_when_draining_while_healthz_stays_200() {
+    let s = TestServer::start().await;
+    assert_eq!(s.send(s.http.get(s.admin_url("/readyz"))).await.status, 200);
+    // What serve() does first on SIGTERM, before closing the listeners.
+    s.app.start_draining();
+    for url in [s.url("/readyz"), s.admin_url("/readyz")] {
+        let r = s.send(s.http.get(url)).await;
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert_eq!(r.error(), "unavailable");
+        assert!(r.header("retry-after").is_some());
+    }
+    assert_eq!(
+        s.send(s.http.get(s.admin_url("/healthz"))).await.status,
+        200
+    );
+}

@@ -398,72 +398,6 @@ async fn invalid_or_missing_refresh_token_is_401_and_clears_the_cookie() {
 
 // ---------------------------------------------------------------- storage
 
-/// Every key name and value in Redis, as raw bytes (logical values, not
-/// the possibly LZF-compressed DUMP serialization).
-fn raw_dump(s: &TestServer) -> Vec<u8> {
-    let mut conn = s.redis.conn();
-    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
-    let mut out = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
-        let values: Vec<Vec<u8>> = match kind.as_str() {
-            "string" => vec![redis::cmd("GET").arg(&key).query(&mut conn).expect("GET")],
-            "hash" => redis::cmd("HGETALL")
-                .arg(&key)
-                .query(&mut conn)
-                .expect("HGETALL"),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query(&mut conn)
-                .expect("ZRANGE"),
-            "set" => redis::cmd("SMEMBERS")
-                .arg(&key)
-                .query(&mut conn)
-                .expect("SMEMBERS"),
-            "list" => redis::cmd("LRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .query(&mut conn)
-                .expect("LRANGE"),
-            "stream" => {
-                let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-                    .arg(&key)
-                    .arg("-")
-                    .arg("+")
-                    .query(&mut conn)
-                    .expect("XRANGE");
-                reply
-                    .ids
-                    .into_iter()
-                    .flat_map(|e| e.map.into_iter())
-                    .flat_map(|(k, v)| {
-                        [
-                            k.into_bytes(),
-                            redis::from_redis_value::<Vec<u8>>(v).unwrap_or_default(),
-                        ]
-                    })
-                    .collect()
-            }
-            other => panic!("unexpected key type {other} for {key:?}"),
-        };
-        out.extend_from_slice(&key);
-        out.push(b'\n');
-        for v in values {
-            out.extend_from_slice(&v);
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_dump_holds_no_refresh_token_material() {
     let s = TestServer::start().await;
@@ -471,23 +405,35 @@ async fn a_redis_dump_holds_no_refresh_token_material() {
     let r = s.post_cookie("/auth/token/refresh", &t0).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let t1 = r.refresh_cookie().unwrap();
-    let dump = raw_dump(&s);
+    let dump = s.redis.contents();
     assert!(dump.len() > 100, "the dump is not empty");
     for token in [&t0, &t1] {
         let raw = URL_SAFE_NO_PAD.decode(token).expect("base64url token");
         let mac = &raw[raw.len() - 32..];
-        assert!(!contains(&dump, token.as_bytes()), "the token itself");
+        assert!(
+            !crate::support::contains_bytes(&dump, token.as_bytes()),
+            "the token itself"
+        );
         for window in mac.windows(8) {
-            assert!(!contains(&dump, window), "8 raw MAC bytes {window:?}");
+            assert!(
+                !crate::support::contains_bytes(&dump, window),
+                "8 raw MAC bytes {window:?}"
+            );
             let hex: String = window.iter().map(|b| format!("{b:02x}")).collect();
-            assert!(!contains(&dump, hex.as_bytes()), "MAC bytes in hex {hex}");
+            assert!(
+                !crate::support::contains_bytes(&dump, hex.as_bytes()),
+                "MAC bytes in hex {hex}"
+            );
         }
         // The token's text from the first character that is MAC only
         // (byte 45 of 77 starts at character 60 of 103).
         let mac_text = &token[token.len() - 43..];
         for start in 0..=mac_text.len() - 8 {
             let window = &mac_text[start..start + 8];
-            assert!(!contains(&dump, window.as_bytes()), "token text {window}");
+            assert!(
+                !crate::support::contains_bytes(&dump, window.as_bytes()),
+                "token text {window}"
+            );
         }
     }
     // The harness's dump helper agrees on the token text.

@@ -178,23 +178,78 @@ impl Redis {
             .unwrap_or_else(|| panic!("no {kind} event with a ticket for {email}"))
     }
 
-    /// Every key and its value rendered as text (a "dump" for leak checks).
-    pub fn dump(&self) -> String {
+    /// Every key name and logical value in Redis, as raw bytes (values as
+    /// read back, not DUMP's possibly compressed serialization — a secret
+    /// must not hide from a leak check behind LZF).
+    pub fn contents(&self) -> Vec<u8> {
         let mut conn = self.conn();
-        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
-        let mut out = String::new();
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
+        let mut out = Vec::new();
         for key in keys {
-            let dumped: Vec<u8> = redis::cmd("DUMP")
-                .arg(&key)
-                .query(&mut conn)
-                .unwrap_or_default();
-            out.push_str(&key);
-            out.push('\n');
-            out.push_str(&String::from_utf8_lossy(&dumped));
-            out.push('\n');
+            let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
+            let values: Vec<Vec<u8>> = match kind.as_str() {
+                "string" => vec![redis::cmd("GET").arg(&key).query(&mut conn).expect("GET")],
+                "hash" => redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query(&mut conn)
+                    .expect("HGETALL"),
+                "set" => redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query(&mut conn)
+                    .expect("SMEMBERS"),
+                "zset" => redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query(&mut conn)
+                    .expect("ZRANGE"),
+                "list" => redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query(&mut conn)
+                    .expect("LRANGE"),
+                "stream" => {
+                    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                        .arg(&key)
+                        .arg("-")
+                        .arg("+")
+                        .query(&mut conn)
+                        .expect("XRANGE");
+                    reply
+                        .ids
+                        .into_iter()
+                        .flat_map(|e| e.map.into_iter())
+                        .flat_map(|(k, v)| {
+                            [
+                                k.into_bytes(),
+                                redis::from_redis_value::<Vec<u8>>(v).unwrap_or_default(),
+                            ]
+                        })
+                        .collect()
+                }
+                other => panic!("unexpected key type {other} for {key:?}"),
+            };
+            out.extend_from_slice(&key);
+            out.push(b'\n');
+            for v in values {
+                out.extend_from_slice(&v);
+                out.push(b'\n');
+            }
         }
         out
     }
+
+    /// [`Redis::contents`] as text, for string searches.
+    pub fn dump(&self) -> String {
+        String::from_utf8_lossy(&self.contents()).into_owned()
+    }
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle always does).
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 impl Drop for Redis {
