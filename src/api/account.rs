@@ -126,26 +126,23 @@ pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
             .await?
         }
         Registration::Created => {
-            app.emit(event(EventKind::AccountRegistered, id, &email))
-                .await?
+            app.emit(api::event(
+                EventKind::AccountRegistered,
+                Some(id),
+                Some(&email),
+            ))
+            .await?
         }
         Registration::EmailTaken { existing } => {
-            app.emit(event(EventKind::AccountExists, existing, &email))
-                .await?
+            app.emit(api::event(
+                EventKind::AccountExists,
+                Some(existing),
+                Some(&email),
+            ))
+            .await?
         }
     }
     Ok(no_content())
-}
-
-fn event(kind: EventKind, user: Uuid, email: &str) -> Event<'_> {
-    Event {
-        kind,
-        user_id: Some(user),
-        email: Some(email),
-        ticket: None,
-        expires_at: None,
-        at: clock::now_ms(),
-    }
 }
 
 /// `POST /auth/account/activate` — spends an activation ticket.
@@ -158,8 +155,12 @@ pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidTicket)?;
     if let Some(found) = app.store.account(account).await? {
-        app.emit(event(EventKind::AccountActivated, account, &found.email))
-            .await?;
+        app.emit(api::event(
+            EventKind::AccountActivated,
+            Some(account),
+            Some(&found.email),
+        ))
+        .await?;
     }
     Ok(no_content())
 }
@@ -219,8 +220,12 @@ pub async fn reset_password(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidTicket)?;
     if let Some(found) = app.store.account(account).await? {
-        app.emit(event(EventKind::PasswordChanged, account, &found.email))
-            .await?;
+        app.emit(api::event(
+            EventKind::PasswordChanged,
+            Some(account),
+            Some(&found.email),
+        ))
+        .await?;
     }
     Ok(no_content())
 }
@@ -235,8 +240,12 @@ pub async fn remove(app: &App, req: &Request) -> ApiResult<Response> {
         .await?
         .ok_or(Error::InvalidToken)?;
     app.store.remove_account(account.id, &account.email).await?;
-    app.emit(event(EventKind::AccountRemoved, account.id, &account.email))
-        .await?;
+    app.emit(api::event(
+        EventKind::AccountRemoved,
+        Some(account.id),
+        Some(&account.email),
+    ))
+    .await?;
     let mut response = no_content();
     clear_refresh_cookie(app, &mut response);
     Ok(response)
@@ -294,10 +303,10 @@ pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
         Outcome::Stale => return Err(Error::InvalidCredentials),
         Outcome::SessionGone => return Err(Error::InvalidToken),
     }
-    app.emit(event(
+    app.emit(api::event(
         EventKind::PasswordChanged,
-        account.id,
-        &account.email,
+        Some(account.id),
+        Some(&account.email),
     ))
     .await?;
     Ok(no_content())

@@ -80,14 +80,11 @@ pub async fn confirm_change(app: &App, req: &Request) -> ApiResult<Response> {
     {
         EmailChange::Changed { account, old, new } => {
             for address in [&new, &old] {
-                app.emit(Event {
-                    kind: EventKind::EmailChanged,
-                    user_id: Some(account),
-                    email: Some(address),
-                    ticket: None,
-                    expires_at: None,
-                    at: clock::now_ms(),
-                })
+                app.emit(api::event(
+                    EventKind::EmailChanged,
+                    Some(account),
+                    Some(address),
+                ))
                 .await?;
                 if old == new {
                     break;

@@ -20,7 +20,7 @@ use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
 use crate::metrics::Outcome;
-use crate::store::events::{Event, EventKind};
+use crate::store::events::EventKind;
 use crate::store::mfa::{MfaChange, MfaLogin, MfaState};
 
 /// How long a generated secret waits for `enable`.
@@ -105,15 +105,7 @@ fn change_result(change: MfaChange) -> ApiResult<()> {
 }
 
 async fn emit(app: &App, kind: EventKind, account: Uuid) -> ApiResult<()> {
-    app.emit(Event {
-        kind,
-        user_id: Some(account),
-        email: None,
-        ticket: None,
-        expires_at: None,
-        at: clock::now_ms(),
-    })
-    .await
+    app.emit(api::event(kind, Some(account), None)).await
 }
 
 /// `POST /auth/mfa/generate` — a new pending secret and its QR code.

@@ -26,6 +26,7 @@ use crate::config::{RateLimit, SameSite};
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response};
 use crate::metrics::Outcome;
+use crate::store::events::{Event, EventKind};
 use crate::store::rate::RateDecision;
 
 /// Name of the refresh-token cookie (seed API).
@@ -110,6 +111,20 @@ pub async fn enforce_rate(
 /// `X-Forwarded-For` behind a trusted proxy).
 pub fn client_ip(app: &App, req: &Request) -> String {
     req.client_ip(&app.config.trusted_proxies).to_string()
+}
+
+/// An event about `user`, for the mail address `email` where one applies,
+/// stamped now (events that carry a ticket set `ticket` and `expires_at` on
+/// top).
+pub fn event(kind: EventKind, user: Option<Uuid>, email: Option<&str>) -> Event<'_> {
+    Event {
+        kind,
+        user_id: user,
+        email,
+        ticket: None,
+        expires_at: None,
+        at: clock::now_ms(),
+    }
 }
 
 /// The verification cache's key for a token.

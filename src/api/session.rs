@@ -15,7 +15,7 @@ use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
 use crate::metrics::Outcome;
 use crate::store::accounts::Account;
-use crate::store::events::{Event, EventKind};
+use crate::store::events::EventKind;
 use crate::store::sessions::{Rotation, SessionMeta};
 use hyper::StatusCode;
 
@@ -65,14 +65,11 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
     let account = match account {
         Some(account) if matches => account,
         other => {
-            app.emit(Event {
-                kind: EventKind::LoginFailed,
-                user_id: other.map(|a| a.id),
-                email: Some(&email),
-                ticket: None,
-                expires_at: None,
-                at: clock::now_ms(),
-            })
+            app.emit(api::event(
+                EventKind::LoginFailed,
+                other.map(|a| a.id),
+                Some(&email),
+            ))
             .await?;
             app.metrics.outcome(Outcome::LoginFailure);
             return Err(Error::InvalidCredentials);
@@ -229,14 +226,11 @@ async fn rotate(app: &App, presented: Option<(String, Delivery)>) -> ApiResult<R
         }
         Rotation::Reused => {
             app.metrics.outcome(Outcome::RefreshReuseDetected);
-            app.emit(Event {
-                kind: EventKind::RefreshTokenReused,
-                user_id: Some(account_id),
-                email: None,
-                ticket: None,
-                expires_at: None,
-                at: clock::now_ms(),
-            })
+            app.emit(api::event(
+                EventKind::RefreshTokenReused,
+                Some(account_id),
+                None,
+            ))
             .await?;
             Err(Error::InvalidRefreshToken)
         }
@@ -275,14 +269,11 @@ pub async fn logout_presented(
             .await?;
         if alive && scope == LogoutScope::Everywhere {
             app.store.revoke_all_sessions(token.account_id).await?;
-            app.emit(Event {
-                kind: EventKind::TokensRevoked,
-                user_id: Some(token.account_id),
-                email: None,
-                ticket: None,
-                expires_at: None,
-                at: clock::now_ms(),
-            })
+            app.emit(api::event(
+                EventKind::TokensRevoked,
+                Some(token.account_id),
+                None,
+            ))
             .await?;
         }
     }
@@ -295,14 +286,11 @@ pub async fn logout_presented(
 pub async fn revoke(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
     app.store.revoke_all_sessions(caller.account).await?;
-    app.emit(Event {
-        kind: EventKind::TokensRevoked,
-        user_id: Some(caller.account),
-        email: None,
-        ticket: None,
-        expires_at: None,
-        at: clock::now_ms(),
-    })
+    app.emit(api::event(
+        EventKind::TokensRevoked,
+        Some(caller.account),
+        None,
+    ))
     .await?;
     let mut response = no_content();
     clear_refresh_cookie(app, &mut response);
