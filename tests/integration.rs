@@ -6,7 +6,7 @@
 //! under a key prefix of its own (see `support/cluster.rs`).
 //!
 //! Index:
-//! - `conventions` — SPEC §1: 415/400/413/404/405, error bodies, probes, JWKS
+//! - `conventions` — request conventions: 415/400/413/404/405, error bodies, probes, JWKS
 //! - `account`     — register, activate, forgot, remove
 //! - `email_change` — verified email change: end to end, errors, the two-slot races
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
@@ -14,7 +14,7 @@
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
 //! - `openapi`     — openapi.yaml matches the router and live answers
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
-//! - `hbp`         — Hasura claims, HBP compat routes (SPEC §7), the real nhost-js-sdk 2.3.4 (Node)
+//! - `hbp`         — Hasura claims, HBP compat routes, the real nhost-js-sdk 2.3.4 (Node)
 //! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
 //! - `resilience`  — Redis down, hung, slow, killed and back; dev mode
 //! - `hostile`     — hostile input table (sizes, JSON, encodings, heads, paths,
@@ -23,7 +23,7 @@
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
-//! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
+//! - `abuse`       — rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! The load benchmark of issue 6: one command that starts a throwaway
+//! The load benchmark: one command that starts a throwaway
 //! `redis-server`, two edgeauth processes (release build; scrypt log_n 10 and
 //! the default 17), a bare hyper "OK" server and the raw baselines (EVALSHA,
 //! scrypt), then drives every scenario with a closed-loop HTTP/1.1 client and

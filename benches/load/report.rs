@@ -268,7 +268,7 @@ impl Report {
              (and steal) during the measured window. This machine is shared: a row above \
              ~10 % was disturbed, and ratios across such rows are unreliable.\n",
         );
-        out.push_str("\n### Targets (issue 6)\n\n");
+        out.push_str("\n### Targets\n\n");
         for c in &self.checks {
             let verdict = match c.pass {
                 Some(true) => "PASS",

@@ -1,4 +1,4 @@
-//! The run: processes, baselines, fixtures, every scenario of issue 6 in
+//! The run: processes, baselines, fixtures, every scenario in
 //! order, then the target checks.
 //!
 //! Two edgeauth processes share one Redis (same key files, same prefix, so a
@@ -730,7 +730,7 @@ async fn accounts_1k_vs_1m(
     Ok(())
 }
 
-/// The targets of issue 6, on this run's figures.
+/// The performance targets (BENCHMARKS.md), on this run's figures.
 fn checks(report: &mut Report, plan: &Plan, m: &Measured) {
     let hello = report.hello_rate.unwrap_or(0.0);
     let ratio = |report: &Report, name: &str| {

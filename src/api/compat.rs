@@ -1,4 +1,4 @@
-//! Hasura Backend Plus client compatibility (SPEC §7), on only with
+//! Hasura Backend Plus client compatibility, on only with
 //! `EDGEAUTH_HBP_COMPAT=true`: the requests `nhost-js-sdk` 2.x sends, each
 //! mapped onto the handler of our own endpoint — one implementation, two
 //! routes, the same conventions and errors.

@@ -1,4 +1,4 @@
-//! Ed25519 JWTs (SPEC §3): signing, verification and the JWKS document.
+//! Ed25519 JWTs: signing, verification and the JWKS document.
 //!
 //! Keys are PKCS#8 PEM files; the first signs, all verify and are published, so keys rotate
 //! without downtime. A key's `kid` is its RFC 7638 JWK thumbprint, derived from the public key,

@@ -1,4 +1,4 @@
-//! Data keys (SPEC §3): the 32-byte secrets shared by all replicas, and the purpose keys derived
+//! Data keys: the 32-byte secrets shared by all replicas, and the purpose keys derived
 //! from them with HKDF-SHA256 (refresh-token MAC, TOTP-secret sealing, recovery-code digests).
 //!
 //! Several data keys may be configured for rotation: the first makes new values, all are tried

@@ -2,7 +2,7 @@
 //!
 //! The cost is configurable; `needs_rehash` lets a login with a correct password move the stored
 //! hash to the current cost. These functions are deliberately slow and CPU/memory heavy: callers
-//! run them on blocking threads behind a concurrency bound (SPEC §5). No I/O here.
+//! run them on blocking threads behind a concurrency bound. No I/O here.
 
 use scrypt::password_hash::{CustomizedPasswordHasher as _, PasswordVerifier as _};
 use scrypt::phc::PasswordHash;

@@ -1,4 +1,4 @@
-//! QR codes for MFA enrolment (SPEC §2 `image_url`): the otpauth URI as a PNG data URL that a
+//! QR codes for MFA enrolment: the otpauth URI as a PNG data URL that a
 //! browser can show in an `<img>` without a second request. No I/O: the PNG is built in memory.
 
 use base64::Engine as _;

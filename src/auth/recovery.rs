@@ -1,4 +1,4 @@
-//! One-time MFA recovery codes (SPEC §2): generation, the forgiving normalization of what a user
+//! One-time MFA recovery codes: generation, the forgiving normalization of what a user
 //! types back, and the keyed digests the store keeps instead of the codes.
 //!
 //! A code is 12 symbols of Crockford base32 (60 random bits), shown lowercase as
@@ -15,7 +15,7 @@ use super::{KeyError, random_bytes};
 
 /// Codes issued per set; a new set replaces the previous one entirely.
 pub const CODES_PER_SET: usize = 10;
-/// Symbols per code: 12 × 5 bits = 60 bits, above SPEC's 50-bit minimum.
+/// Symbols per code: 12 × 5 bits = 60 bits, above the 50-bit minimum the API promises.
 const SYMBOLS: usize = 12;
 /// Longest input worth normalizing (a code with generous separators); longer is refused before
 /// any work.

@@ -1,4 +1,4 @@
-//! Opaque refresh tokens (SPEC §3): account id, family id and generation in clear, authenticated
+//! Opaque refresh tokens: account id, family id and generation in clear, authenticated
 //! by HMAC-SHA256 under a key derived from the data key (see `keys`).
 //!
 //! Layout before base64url (no padding), 77 bytes → 103 characters:
@@ -48,7 +48,7 @@ impl RefreshKeys {
     }
 
     /// Deterministic: the same token and key always give the same string, so the rotation
-    /// grace (SPEC §3) can hand out "the token for generation c" again without storing it.
+    /// grace can hand out "the token for generation c" again without storing it.
     pub fn encode(&self, t: &RefreshToken) -> String {
         let (id, key) = &self.current;
         let mut buf = [0u8; TOKEN_LEN];

@@ -1,4 +1,4 @@
-//! TOTP second factor (RFC 6238, SPEC §2): secret generation, the `otpauth://` enrolment URI, and
+//! TOTP second factor (RFC 6238): secret generation, the `otpauth://` enrolment URI, and
 //! code checking with ±1 step of clock skew. HOTP/TOTP themselves come from `totp-rs`; this module
 //! only fixes the parameters every authenticator app understands (HMAC-SHA1, 6 digits, 30 s).
 //!
@@ -11,7 +11,7 @@ use super::{KeyError, random_bytes};
 
 /// 160 bits, the length RFC 4226 §4 recommends (128 is its minimum).
 pub const SECRET_LEN: usize = 20;
-/// Fixed by SPEC §2 and written into the otpauth URI; apps ignore other values anyway.
+/// Fixed by the API (README, "Multi-factor authentication") and written into the otpauth URI; apps ignore other values anyway.
 const DIGITS: usize = 6;
 const PERIOD_SECS: u64 = 30;
 

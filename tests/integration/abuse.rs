@@ -1,4 +1,4 @@
-//! Abuse protection (issue 5, SPEC §5): rate limits kept in Redis (failed
+//! Abuse protection: rate limits kept in Redis (failed
 //! logins per email, logins / registrations / ticket requests per client IP,
 //! shared by replicas, expiring with their window, counted on `/metrics`),
 //! the client IP behind trusted and untrusted proxies, equal work for an

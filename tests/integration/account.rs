@@ -1,4 +1,4 @@
-//! Account lifecycle (SPEC §2, §4): register, activate (and request a new
+//! Account lifecycle: register, activate (and request a new
 //! ticket), forgotten password (request, reset), remove, auto-activation and
 //! email normalization.
 

@@ -1,4 +1,4 @@
-//! SPEC §1 conventions every endpoint shares: media type (415), body shape
+//! The conventions every endpoint shares: media type (415), body shape
 //! (400), size (413), unknown paths (404) and methods (405 + `Allow`), the
 //! JSON error body, the probes on both listeners, the JWKS document and
 //! request ids.

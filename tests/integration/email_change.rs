@@ -1,4 +1,4 @@
-//! The verified email change (SPEC §2, second table; §4): request with a
+//! The verified email change (README, "Account self-service"; ARCHITECTURE.md, "Email change"): request with a
 //! Bearer token, ticket from the events stream, confirm without one. End to
 //! end, every error code, and the races: two accounts for one address (20
 //! concurrent confirms, exactly one wins) and a registration against a change

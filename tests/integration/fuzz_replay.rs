@@ -1,4 +1,4 @@
-//! The fuzz targets on stable, without libFuzzer (issue 5; `.ci/fuzz` runs this when there is
+//! The fuzz targets on stable, without libFuzzer (`.ci/fuzz` runs this when there is
 //! no nightly toolchain, and `scripts/test` always does). The target bodies are the very
 //! functions libFuzzer runs, included from `fuzz/src/lib.rs`: every seed under
 //! `fuzz/seeds/<target>/` is replayed, then a fixed number of pseudo-random inputs (random

@@ -1,4 +1,4 @@
-//! Hasura claims and HBP client compatibility (SPEC §7, issue 7): the
+//! Hasura claims and HBP client compatibility (README, "Migrating from Hasura Backend Plus"): the
 //! claims object with `EDGEAUTH_JWT_HASURA_CLAIMS` and not without; every
 //! compat route absent without `EDGEAUTH_HBP_COMPAT` and, with it, mapped
 //! onto our handlers (success and main error); openapi.yaml's `x-hbp-compat`

@@ -1,4 +1,4 @@
-//! Hostile input (issue 5, SPEC §1 and §5): oversized and malformed bodies,
+//! Hostile input: oversized and malformed bodies,
 //! strange JSON, oversized heads, odd paths, request-smuggling shapes, old
 //! protocol versions — each answered with a pinned 4xx (or served normally
 //! where that is the right answer) and nothing stored. Plus the slowloris
@@ -185,7 +185,7 @@ fn cases() -> Vec<Case> {
     let ticket = "8d1c1c1e-6f0a-4f57-9b59-3d1f0c6c1a11";
     let pad = "p".repeat(10 * kib);
     vec![
-        // ---- body size (SPEC §1: 16 KiB) -------------------------------
+        // ---- body size (16 KiB at most) -------------------------------
         case(
             "declared body of 17 KiB",
             post("/auth/account/forgot/request", " ".repeat(17 * kib)),
@@ -872,7 +872,7 @@ async fn hostile_requests_get_a_clean_4xx_and_store_nothing() {
 }
 
 /// Pinned, not refused: a password is any 6–128 Unicode scalar values
-/// (SPEC §1), and U+0000 is one. What matters is that it is data all the
+/// (the request conventions), and U+0000 is one. What matters is that it is data all the
 /// way through — hashed as bytes, never cut at the NUL like a C string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_inside_a_password_is_kept_as_data() {

@@ -1,4 +1,4 @@
-//! TOTP multi-factor authentication and recovery codes (issue 3, SPEC §2):
+//! TOTP multi-factor authentication and recovery codes:
 //! the QR code, enable/disable, the second login step, replay, ticket
 //! burning, recovery codes, secrets sealed at rest, data keys at start-up
 //! and key rotation. Codes come from this file's own RFC 6238 implementation,

@@ -1,4 +1,4 @@
-//! Operations (issue 4): `/metrics` on the admin listener with bounded
+//! Operations: `/metrics` on the admin listener with bounded
 //! labels and valid exposition (promtool), auth outcome counters, CORS, and
 //! the JSON request log that never carries a secret.
 

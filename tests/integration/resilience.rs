@@ -1,6 +1,6 @@
-//! Redis down and back (SPEC §1: 503 `unavailable` + `Retry-After`, recovery
+//! Redis down and back (503 `unavailable` + `Retry-After`, recovery
 //! without a restart), and `serve --dev` as a real process with graceful
-//! shutdown on SIGTERM (SPEC §6).
+//! shutdown on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

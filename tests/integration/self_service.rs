@@ -1,6 +1,6 @@
 //! Signed-in self-service: password change (`POST /auth/account/password`)
 //! and the session list and single-session revoke (`GET, HEAD
-//! /auth/sessions`, `POST /auth/sessions/revoke`) — SPEC §2, second table.
+//! /auth/sessions`, `POST /auth/sessions/revoke`) (README, "Account self-service").
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! Login, refresh-token rotation with the reuse grace, logout and revoke
-//! (SPEC §2, §3).
+//! (README, "Endpoints").
 
 use std::collections::HashSet;
 

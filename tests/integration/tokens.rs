@@ -1,4 +1,4 @@
-//! Token checks (SPEC §3): `/auth/verify` against forged, tampered, expired
+//! Token checks: `/auth/verify` against forged, tampered, expired
 //! and misaddressed JWTs (crafted here with ring), the ids it returns,
 //! refresh tokens with flipped bits, and signing-key rotation.
 

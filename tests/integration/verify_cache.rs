@@ -1,4 +1,4 @@
-//! The verification cache keeps revocation honest (issue 6): a revocation
+//! The verification cache keeps revocation honest: a revocation
 //! is seen at once by the replica that made it, and by every other replica
 //! within `EDGEAUTH_VERIFY_CACHE_TTL` (1 s).
 
