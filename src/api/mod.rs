@@ -69,8 +69,11 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
             let session = Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?;
             if app.config.verify_cache_entries > 0 {
                 let expires_ms = claims.exp.saturating_mul(1000);
-                app.verified_tokens
-                    .insert(digest, (account, session, claims.auth_time), expires_ms);
+                app.verified_tokens.insert(
+                    digest,
+                    (account, session, claims.auth_time),
+                    expires_ms,
+                );
             }
             (account, session, claims.auth_time)
         }

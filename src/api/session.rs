@@ -116,7 +116,8 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
             &serde_json::json!({ "mfa": true, "ticket": ticket }),
         ));
     }
-    let response = start_session(app, req, account.id, account.credential_version, delivery).await?;
+    let response =
+        start_session(app, req, account.id, account.credential_version, delivery).await?;
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(response)
 }

@@ -119,9 +119,17 @@ impl Store {
         grace_ms: u64,
         ttl_ms: u64,
     ) -> StoreResult<Rotation> {
-        self.rotate_session_within(account, family, generation, now_ms, grace_ms, ttl_ms, u64::MAX)
-            .await
-            .map(|(rotation, _)| rotation)
+        self.rotate_session_within(
+            account,
+            family,
+            generation,
+            now_ms,
+            grace_ms,
+            ttl_ms,
+            u64::MAX,
+        )
+        .await
+        .map(|(rotation, _)| rotation)
     }
 
     /// [`Store::rotate_session`] for a family that lives at most `max_age_ms` since its creation

@@ -67,7 +67,11 @@ async fn assert_dead(s: &TestServer, what: &str, jwt: &str, refresh: &str) {
     let r = s.verify(jwt).await;
     assert_eq!(r.status, 401, "{what}: JWT still verifies: {}", r.text);
     let r = s.post_cookie("/auth/token/refresh", refresh).await;
-    assert_eq!(r.status, 401, "{what}: refresh token still works: {}", r.text);
+    assert_eq!(
+        r.status, 401,
+        "{what}: refresh token still works: {}",
+        r.text
+    );
 }
 
 // ------------------------------------------------------------------ an authenticator app
@@ -156,37 +160,40 @@ fn families(s: &TestServer, account: Uuid) -> u64 {
 /// The attack: logins with the old password are in flight (password read
 /// and being checked) when the owner changes it; before the fix those that
 /// finished afterwards held a working session made with the old password.
-/// Many logins queue on the password hasher around the change, so several
-/// read the old hash before the change and create their session after it.
+/// A stream of logins queues on one password hasher across the change, so
+/// those that read the account while the change waits for its own hash
+/// create their session only after the change has landed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_login_with_the_old_password_survives_a_concurrent_change() {
-    let s = TestServer::with(&[("EDGEAUTH_HASH_CONCURRENCY", "1")]).await;
+    let s = TestServer::with(&[
+        ("EDGEAUTH_HASH_CONCURRENCY", "1"),
+        ("EDGEAUTH_SCRYPT_LOG_N", "12"),
+    ])
+    .await;
     let email = "race@example.com";
     let (owner, _) = s.signed_in(email).await;
 
-    let spawn_logins = |set: &mut JoinSet<Reply>, n: usize| {
-        for _ in 0..n {
+    let mut logins = JoinSet::new();
+    let mut change = None;
+    for i in 0..40 {
+        if i == 8 {
             let request = s
                 .http
-                .post(s.url("/auth/login"))
-                .json(&json!({"email": email, "password": PASSWORD}));
-            set.spawn(async move { Reply::read(request.send().await.expect("login")).await });
+                .post(s.url("/auth/account/password"))
+                .bearer_auth(&owner)
+                .json(&json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD}));
+            change = Some(tokio::spawn(async move {
+                Reply::read(request.send().await.expect("change")).await
+            }));
         }
-    };
-    let mut logins = JoinSet::new();
-    spawn_logins(&mut logins, 12);
-    let change = {
         let request = s
             .http
-            .post(s.url("/auth/account/password"))
-            .bearer_auth(&owner)
-            .json(&json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD}));
-        tokio::spawn(async move { Reply::read(request.send().await.expect("change")).await })
-    };
-    // Let the change read the account before the second wave of logins.
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    spawn_logins(&mut logins, 12);
-    let change = change.await.expect("change task");
+            .post(s.url("/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}));
+        logins.spawn(async move { Reply::read(request.send().await.expect("login")).await });
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let change = change.expect("spawned").await.expect("change task");
     assert_eq!(change.status, 204, "change: {}", change.text);
 
     let mut sessions = Vec::new();
@@ -229,12 +236,30 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
     };
     let day = 86_400_000;
     let stale = store
-        .create_session(account, Uuid::new_v4(), meta(), now_ms, day, 50, 0, now_ms / 1000)
+        .create_session(
+            account,
+            Uuid::new_v4(),
+            meta(),
+            now_ms,
+            day,
+            50,
+            0,
+            now_ms / 1000,
+        )
         .await
         .expect("create_session");
     assert!(!stale, "a session under the old credential version");
     let current = store
-        .create_session(account, Uuid::new_v4(), meta(), now_ms, day, 50, 1, now_ms / 1000)
+        .create_session(
+            account,
+            Uuid::new_v4(),
+            meta(),
+            now_ms,
+            day,
+            50,
+            1,
+            now_ms / 1000,
+        )
         .await
         .expect("create_session");
     assert!(current, "a session under the current credential version");
@@ -242,7 +267,10 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
         .mfa_ticket_create(account, 300_000, now_ms, 5, 0)
         .await
         .expect("mfa_ticket_create");
-    assert_eq!(ticket, None, "an MFA ticket under the old credential version");
+    assert_eq!(
+        ticket, None,
+        "an MFA ticket under the old credential version"
+    );
     assert!(
         store
             .mfa_ticket_create(account, 300_000, now_ms, 5, 1)
@@ -335,7 +363,11 @@ async fn only_the_newest_mfa_login_tickets_stay_live() {
     // The oldest kept one is live (a wrong code is counted against it, not
     // refused as unknown), and the newest signs in.
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    assert_error(&totp(&s, &tickets[20 - cap], wrong).await, 401, "invalid_code");
+    assert_error(
+        &totp(&s, &tickets[20 - cap], wrong).await,
+        401,
+        "invalid_code",
+    );
     assert_eq!(totp(&s, &tickets[19], &code).await.status, 200);
 }
 
@@ -449,7 +481,11 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
             assert_error(&r, 401, "invalid_credentials");
         }
     }
-    assert_error(&login(&s, "reauth-a@example.com", PASSWORD).await, 429, "rate_limited");
+    assert_error(
+        &login(&s, "reauth-a@example.com", PASSWORD).await,
+        429,
+        "rate_limited",
+    );
 
     // The right password: every change goes through (b's budget is untouched).
     let r = s
@@ -484,11 +520,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
         .await;
     assert_eq!(r.status, 204, "disable: {}", r.text);
     let r = s
-        .post_bearer(
-            "/auth/account/remove",
-            &b,
-            json!({ "password": PASSWORD }),
-        )
+        .post_bearer("/auth/account/remove", &b, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(r.status, 204, "remove: {}", r.text);
     assert_eq!(s.verify(&b).await.status, 401);
@@ -551,7 +583,10 @@ async fn right_after_sign_in_no_password_is_needed() {
         409,
         "mfa_already_enabled",
     );
-    assert_eq!(post_bare(&s, "/auth/account/remove", &jwt).await.status, 204);
+    assert_eq!(
+        post_bare(&s, "/auth/account/remove", &jwt).await.status,
+        204
+    );
 }
 
 /// A refresh keeps the sign-in's `auth_time` (so refreshing never makes a
@@ -625,7 +660,11 @@ async fn a_token_without_auth_time_is_not_recent() {
         "reauthentication_required",
     );
     let r = s
-        .post_bearer("/auth/mfa/generate", &legacy, json!({ "password": PASSWORD }))
+        .post_bearer(
+            "/auth/mfa/generate",
+            &legacy,
+            json!({ "password": PASSWORD }),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
@@ -666,7 +705,11 @@ async fn a_refresh_family_ends_at_its_absolute_lifetime() {
     assert_eq!(r.status, 200, "used within its lifetime: {}", r.text);
     let last = r.refresh_cookie().expect("refresh cookie");
     let last_jwt = r.jwt();
-    assert!(pttl(&s) <= 1_000, "TTL {} reaches past the lifetime", pttl(&s));
+    assert!(
+        pttl(&s) <= 1_000,
+        "TTL {} reaches past the lifetime",
+        pttl(&s)
+    );
 
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let r = s.post_cookie("/auth/token/refresh", &last).await;
