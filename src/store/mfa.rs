@@ -212,8 +212,8 @@ impl Store {
     }
 
     /// Creates an MFA login ticket (purpose "mfa", attempts 0, cv = `credential_version`, PX ttl)
-    /// + pointer, keeping at most `cap` live ones per account (the oldest go, in O(1) amortized
-    /// work). None when the account is gone or its credential version is no longer
+    /// and its pointer, keeping at most `cap` live ones per account (the oldest go, in O(1)
+    /// amortized work). None when the account is gone or its credential version is no longer
     /// `credential_version` (the password was reset or changed after it was checked).
     pub async fn mfa_ticket_create(
         &self,

@@ -638,7 +638,7 @@ async fn a_token_without_auth_time_is_not_recent() {
     let s = TestServer::start().await;
     let (jwt, _) = s.signed_in("legacy-token@example.com").await;
     let issued = claims(&jwt);
-    let keys = JwtKeys::from_pems(&[s.signing_pem.clone()]).expect("keys");
+    let keys = JwtKeys::from_pems(std::slice::from_ref(&s.signing_pem)).expect("keys");
     let now = now_secs();
     let legacy = keys
         .sign(&Claims {
