@@ -328,6 +328,51 @@ async fn a_credential_change_between_password_and_code_kills_the_login() {
     assert_eq!(families(&s, account), before, "no session started");
 }
 
+/// The same with a recovery code as the second step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_change_between_password_and_recovery_code_kills_the_login() {
+    let s = TestServer::start().await;
+    let email = "recover-between@example.com";
+    let (jwt, _) = s.signed_in(email).await;
+    let account = account_of(&jwt);
+    let mut auth = enable_mfa(&s, &jwt).await;
+    let r = s
+        .post_bearer(
+            "/auth/mfa/recovery-codes",
+            &jwt,
+            json!({ "code": auth.code().await }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let codes: Vec<String> =
+        serde_json::from_value(r.json()["recovery_codes"].clone()).expect("recovery codes");
+    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(format!("edgeauth:{{{account}}}:account"))
+        .arg("cv")
+        .arg(1)
+        .query(&mut s.redis.conn())
+        .expect("HINCRBY");
+    let before = families(&s, account);
+    let r = s
+        .post(
+            "/auth/mfa/recover",
+            json!({"ticket": ticket, "recovery_code": codes[0]}),
+        )
+        .await;
+    assert_error(&r, 401, "invalid_ticket");
+    assert_eq!(families(&s, account), before, "no session started");
+    // A ticket issued under the current version signs in with another code.
+    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let r = s
+        .post(
+            "/auth/mfa/recover",
+            json!({"ticket": ticket, "recovery_code": codes[1]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 // ------------------------------------------------------------------ MFA login ticket cap
 
 fn mfa_tickets_key(account: Uuid) -> String {
