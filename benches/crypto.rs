@@ -28,6 +28,7 @@ fn jwt(c: &mut Criterion) {
         exp: NOW + 900,
         iss: ISS.into(),
         aud: Some("api".into()),
+        auth_time: Some(1_700_000_000),
         hasura: None,
     };
     let token = keys.sign(&claims).unwrap();

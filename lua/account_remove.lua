@@ -5,7 +5,8 @@
 -- KEYS[2]  P{A}:sessions
 -- KEYS[3]  P{A}:mfa_pending
 -- KEYS[4]  P{A}:recovery
--- KEYS[5]  P{A}:mfa_tickets      set of MFA login ticket ids
+-- KEYS[5]  P{A}:mfa_tickets      zset of MFA login tickets (a plain set when
+--                                written by an older version)
 -- ARGV[1]  session key prefix "P{A}:session:"; session hashes are named from it
 -- ARGV[2]  ticket key prefix "P{A}:ticket:"; MFA ticket records are named from it
 --          (both the same hash tag as KEYS, so still a single slot in Redis Cluster)
@@ -24,7 +25,17 @@ local existed = redis.call('DEL', KEYS[1])
 for _, family in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   redis.call('DEL', ARGV[1] .. family)
 end
-for _, ticket in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+local kind = redis.call('TYPE', KEYS[5])
+if type(kind) == 'table' then
+  kind = kind.ok
+end
+local tickets = {}
+if kind == 'zset' then
+  tickets = redis.call('ZRANGE', KEYS[5], 0, -1)
+elseif kind == 'set' then
+  tickets = redis.call('SMEMBERS', KEYS[5])
+end
+for _, ticket in ipairs(tickets) do
   redis.call('DEL', ARGV[2] .. ticket)
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])

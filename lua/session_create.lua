@@ -8,11 +8,22 @@
 -- ARGV[5]  session key prefix "P{A}:session:"; other families' hashes are named
 --          from it (same hash tag as KEYS, so still a single slot in Redis Cluster)
 -- ARGV[6]  family id F        ARGV[7]  user agent      ARGV[8]  ip
--- Returns  1 when created; 0 when the account is missing or not ready.
+-- ARGV[9]  credential version the password (or ticket) was checked under
+-- ARGV[10] auth_time: unix seconds of that credential proof, kept by the family
+--          so every access token refreshed from it carries the same value
+-- Returns  1 when created; 0 when the account is missing or not ready, or its
+--          credential version (field cv, absent = 0) is no longer ARGV[9]: a
+--          password reset or change landed after the credentials were checked,
+--          and a sign-in with the old ones must not end in a session.
+--
+-- The TTL is the idle lifetime capped by the family's absolute lifetime (the
+-- caller passes the smaller); the index's TTL only ever grows here, so it
+-- never expires before a family it lists.
 --
 -- Pruning and the cap keep the zset bounded; evicted families lose their hash
 -- too, so their refresh tokens die with them (least recently used goes first).
-if redis.call('HGET', KEYS[1], 'ready') ~= '1' then
+local account = redis.call('HMGET', KEYS[1], 'ready', 'cv')
+if account[1] ~= '1' or (account[2] or '0') ~= ARGV[9] then
   return 0
 end
 local function drop(family)
@@ -30,8 +41,10 @@ if excess > 0 then
   end
 end
 redis.call('HSET', KEYS[3], 'gen', '0', 'created_at', ARGV[1], 'rotated_at', ARGV[1],
-  'last_used_at', ARGV[1], 'user_agent', ARGV[7], 'ip', ARGV[8])
+  'last_used_at', ARGV[1], 'user_agent', ARGV[7], 'ip', ARGV[8], 'auth_time', ARGV[10])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 return 1

@@ -5,31 +5,45 @@
 -- ARGV[1]  family id F            ARGV[2]  presented generation g
 -- ARGV[3]  now (unix ms)          ARGV[4]  grace (ms; 0 = strict rotation)
 -- ARGV[5]  TTL (ms), renewed on every rotation (sliding expiry)
--- Returns  {status, generation}, with the current generation c:
---   g == c                                        -> {"advanced", c+1}
---   g == c-1, grace > 0, now - rotated_at <= grace -> {"repeated", c}  (no change)
---   family missing                                -> {"unknown", 0}
---   anything else: the family is deleted          -> {"reused", 0}
+-- ARGV[6]  absolute lifetime of a family since its created_at (ms): past it the
+--          family is deleted, and no renewal reaches beyond it
+-- Returns  {status, generation, auth_time}, with the current generation c:
+--   g == c                                        -> {"advanced", c+1, t}
+--   g == c-1, grace > 0, now - rotated_at <= grace -> {"repeated", c, t}  (no change)
+--   family missing, or older than ARGV[6] (then deleted) -> {"unknown", 0, 0}
+--   anything else: the family is deleted          -> {"reused", 0, 0}
+--   where t is the family's auth_time (unix seconds of the credential proof
+--   that started it; 0 for a family made before it was recorded).
 --
 -- "repeated" lets concurrent refreshes with one token (two tabs, a retry) all
 -- get the same successor while the family advances only once.
-local cur = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at')
+local cur = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'created_at', 'auth_time')
 if not cur[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return {'unknown', 0}
+  return {'unknown', 0, 0}
 end
 local c, g = tonumber(cur[1]), tonumber(ARGV[2])
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
+local deadline = tonumber(cur[3] or '0') + tonumber(ARGV[6])
+if now >= deadline then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {'unknown', 0, 0}
+end
+local auth_time = tonumber(cur[4] or '0') or 0
 if g == c then
+  local ttl = math.min(tonumber(ARGV[5]), deadline - now)
   redis.call('HSET', KEYS[1], 'gen', tostring(c + 1), 'rotated_at', ARGV[3], 'last_used_at', ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  return {'advanced', c + 1}
+  if redis.call('PTTL', KEYS[2]) < ttl then
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+  return {'advanced', c + 1, auth_time}
 end
 if grace > 0 and g == c - 1 and now - tonumber(cur[2]) <= grace then
-  return {'repeated', c}
+  return {'repeated', c, auth_time}
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-return {'reused', 0}
+return {'reused', 0, 0}

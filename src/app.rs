@@ -46,11 +46,11 @@ pub struct Inner {
     /// unknown emails verify against it, so they pay one hash like the rest.
     pub dummy_hash: String,
     /// Tokens whose signature, issuer and audience were already checked:
-    /// SHA-256 of the token → (account, session), until the token's `exp`.
+    /// SHA-256 of the token → (account, session, `auth_time`), until the token's `exp`.
     /// Saves the Ed25519 verification (~50 µs) on every repeat of a token;
     /// the digest keeps an entry small (a token is ~450 bytes) and cannot
     /// collide in practice, so a hit is as good as a verification.
-    pub verified_tokens: TtlCache<[u8; 32], (Uuid, Uuid)>,
+    pub verified_tokens: TtlCache<[u8; 32], (Uuid, Uuid, Option<u64>)>,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
     draining: AtomicBool,
@@ -198,7 +198,14 @@ impl App {
     }
 
     /// Signs an access token for session `sid` of account `sub`.
-    pub fn issue_access_token(&self, sub: Uuid, sid: Uuid) -> ApiResult<AccessToken> {
+    /// `auth_time`: unix seconds of the credential proof behind the session (None only for a
+    /// session started before it was recorded).
+    pub fn issue_access_token(
+        &self,
+        sub: Uuid,
+        sid: Uuid,
+        auth_time: Option<u64>,
+    ) -> ApiResult<AccessToken> {
         let now_secs = clock::now_ms() / 1000;
         let ttl_secs = self.config.jwt_ttl.as_secs().max(1);
         let claims = Claims {
@@ -209,6 +216,7 @@ impl App {
             exp: now_secs + ttl_secs,
             iss: self.config.jwt_issuer.clone(),
             aud: self.config.jwt_audience.clone(),
+            auth_time,
             hasura: self.config.hasura_role.as_ref().map(|role| HasuraClaims {
                 user_id: sub.to_string(),
                 default_role: role.clone(),

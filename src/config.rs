@@ -57,6 +57,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_DEFAULT_ROLE", "default-role", Some("user"), "Role in the Hasura claims (x-hasura-default-role and the only allowed role)"),
     setting("EDGEAUTH_REFRESH_TTL", "refresh-ttl", Some("30d"), "Idle lifetime of a refresh-token family (renewed on each rotation)"),
     setting("EDGEAUTH_REFRESH_REUSE_GRACE", "refresh-reuse-grace", Some("10s"), "Window in which the previous refresh token gets the same successor (0 = strict)"),
+    setting("EDGEAUTH_REFRESH_MAX_AGE", "refresh-max-age", Some("90d"), "Absolute lifetime of a refresh-token family since its sign-in, however often it is used"),
+    setting("EDGEAUTH_REAUTH_MAX_AGE", "reauth-max-age", Some("15m"), "How recent a sign-in must be for sensitive changes (email change, MFA, account removal) without the password in the body"),
     setting("EDGEAUTH_SESSIONS_PER_ACCOUNT", "sessions-per-account", Some("50"), "Refresh families kept per account; the least recently used goes"),
     setting("EDGEAUTH_VERIFY_CACHE_TTL", "verify-cache-ttl", Some("1s"), "How long a replica trusts a session it saw without asking Redis again (0-1s; revocations through this replica apply at once)"),
     setting("EDGEAUTH_VERIFY_CACHE_ENTRIES", "verify-cache-entries", Some("100000"), "Verified tokens and sessions remembered per replica"),
@@ -246,6 +248,10 @@ pub struct Config {
     pub hasura_role: Option<String>,
     pub refresh_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// Absolute lifetime of a refresh family since its creation.
+    pub refresh_max_age: Duration,
+    /// How old `auth_time` may be for a sensitive change without the password.
+    pub reauth_max_age: Duration,
     pub sessions_per_account: u32,
     /// Empty only in `--dev`, which then uses an ephemeral data key.
     pub data_key_files: Vec<PathBuf>,
@@ -534,6 +540,8 @@ impl Config {
             },
             refresh_ttl,
             refresh_reuse_grace,
+            refresh_max_age: positive_duration("EDGEAUTH_REFRESH_MAX_AGE")?,
+            reauth_max_age: positive_duration("EDGEAUTH_REAUTH_MAX_AGE")?,
             sessions_per_account: r.bounded("EDGEAUTH_SESSIONS_PER_ACCOUNT", 1, 1000)? as u32,
             data_key_files: files("EDGEAUTH_DATA_KEY_FILE")?,
             cookie: CookieConfig {
@@ -621,6 +629,8 @@ mod tests {
         assert_eq!(c.jwt_ttl, Duration::from_secs(900));
         assert_eq!(c.refresh_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(c.refresh_max_age, Duration::from_secs(90 * 86_400));
+        assert_eq!(c.reauth_max_age, Duration::from_secs(15 * 60));
         assert_eq!(c.scrypt, ScryptCost::OWASP);
         assert_eq!(c.jwt_key_files.len(), 2);
         assert!(c.cookie.secure);

@@ -28,6 +28,8 @@ pub enum Error {
     MfaNotEnabled,
     MfaNotGenerated,
     EmailTaken,
+    /// A sensitive change needs a recent sign-in or the current password.
+    ReauthenticationRequired,
     RateLimited {
         retry_after_secs: u64,
     },
@@ -111,6 +113,11 @@ impl Error {
                 StatusCode::CONFLICT,
                 "email_taken",
                 "The email address is already in use.",
+            ),
+            ReauthenticationRequired => (
+                StatusCode::FORBIDDEN,
+                "reauthentication_required",
+                "Sign in again or confirm your password to do this.",
             ),
             RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -24,6 +24,7 @@
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
 //! - `abuse`       — rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
+//! - `hardening_credentials` — credential version vs. in-flight sign-ins, MFA ticket cap, re-authentication (`auth_time`), refresh max age
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -43,6 +44,8 @@ mod email_change;
 mod fuzz_replay;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/hardening_credentials.rs"]
+mod hardening_credentials;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]

@@ -302,6 +302,7 @@ pub fn jwt(data: &[u8]) {
             1 => Some(AUD.to_owned()),
             _ => Some(input.string()),
         },
+        auth_time: None,
         hasura: None,
     };
     let audience = (flags & 16 != 0).then_some(AUD);

@@ -234,6 +234,7 @@ pub async fn reset_password(app: &App, req: &Request) -> ApiResult<Response> {
 /// it owns.
 pub async fn remove(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
+    api::require_recent_auth(app, &caller, req).await?;
     let account = app
         .store
         .account(caller.account)
@@ -296,7 +297,13 @@ pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
     // have taken from a cache that trails revocations on other replicas.
     match app
         .store
-        .change_password(account.id, &account.password, &hash, caller.session)
+        .change_password(
+            account.id,
+            &account.password,
+            &hash,
+            caller.session,
+            clock::now_ms() / 1000,
+        )
         .await?
     {
         Outcome::Changed(_) => {}

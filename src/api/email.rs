@@ -35,6 +35,7 @@ struct TicketBody {
 /// with a ticket to the new address (whether or not it is taken).
 pub async fn request_change(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
+    api::require_recent_auth(app, &caller, req).await?;
     let body: ChangeRequest = req.json()?;
     let new_email = account::valid_email(&body.new_email)?;
     // Each request mails an address the caller chooses: bound it per account.

@@ -27,6 +27,9 @@ use crate::store::mfa::{MfaChange, MfaLogin, MfaState};
 const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
 /// How long the ticket of a password-verified login waits for its code.
 pub const LOGIN_TICKET_TTL_MS: u64 = 5 * 60 * 1000;
+/// Live login tickets per account: issuing one more drops the oldest, so a
+/// flood of password logins cannot pile tickets up (or make issuing slow).
+pub const LOGIN_TICKETS_PER_ACCOUNT: u32 = 5;
 /// Wrong codes a login ticket survives.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -111,6 +114,7 @@ async fn emit(app: &App, kind: EventKind, account: Uuid) -> ApiResult<()> {
 /// `POST /auth/mfa/generate` — a new pending secret and its QR code.
 pub async fn generate(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
+    api::require_recent_auth(app, &caller, req).await?;
     let account = app
         .store
         .account(caller.account)
@@ -145,6 +149,7 @@ pub async fn generate(app: &App, req: &Request) -> ApiResult<Response> {
 /// `POST /auth/mfa/enable` — turns the pending secret on with a code of it.
 pub async fn enable(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
+    api::require_recent_auth(app, &caller, req).await?;
     let body: CodeBody = req.json()?;
     let code = checked_code(&body.code)?;
     let state = mfa_state(app, caller).await?;
@@ -162,6 +167,7 @@ pub async fn enable(app: &App, req: &Request) -> ApiResult<Response> {
 /// sealed active secret and the step the code matched.
 async fn caller_with_active_code(app: &App, req: &Request) -> ApiResult<(Caller, String, u64)> {
     let caller = api::authenticate(app, req).await?;
+    api::require_recent_auth(app, &caller, req).await?;
     let body: CodeBody = req.json()?;
     let code = checked_code(&body.code)?;
     let state = mfa_state(app, caller).await?;
@@ -202,10 +208,14 @@ pub async fn recovery_codes(app: &App, req: &Request) -> ApiResult<Response> {
 }
 
 /// The answer to a second login step.
+///
+/// `credential_version` is the ticket's: a password reset or change since
+/// the password step makes the session refuse, and the ticket is invalid.
 async fn finish_login(
     app: &App,
     req: &Request,
     account: Uuid,
+    credential_version: u64,
     outcome: MfaLogin,
     delivery: Delivery,
 ) -> ApiResult<Response> {
@@ -214,7 +224,12 @@ async fn finish_login(
         MfaLogin::WrongCode | MfaLogin::InvalidTicket => Outcome::MfaFailure,
     });
     match outcome {
-        MfaLogin::Accepted => start_session(app, req, account, delivery).await,
+        MfaLogin::Accepted => start_session(app, req, account, credential_version, delivery)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidCredentials => Error::InvalidTicket,
+                other => other,
+            }),
         MfaLogin::WrongCode => Err(Error::InvalidCode),
         MfaLogin::InvalidTicket => Err(Error::InvalidTicket),
     }
@@ -236,6 +251,11 @@ pub async fn login_totp_with(app: &App, req: &Request, delivery: Delivery) -> Ap
         .ticket_account(ticket)
         .await?
         .ok_or(Error::InvalidTicket)?;
+    let credential_version = app
+        .store
+        .mfa_ticket_credential_version(account, ticket)
+        .await?
+        .ok_or(Error::InvalidTicket)?;
     let state = app
         .store
         .mfa_state(account)
@@ -250,7 +270,7 @@ pub async fn login_totp_with(app: &App, req: &Request, delivery: Delivery) -> Ap
         .store
         .mfa_login_totp(ticket, account, &active, step, MAX_ATTEMPTS)
         .await?;
-    finish_login(app, req, account, outcome, delivery).await
+    finish_login(app, req, account, credential_version, outcome, delivery).await
 }
 
 /// `POST /auth/mfa/recover` — the second login step with a recovery code.
@@ -260,6 +280,11 @@ pub async fn login_recover(app: &App, req: &Request) -> ApiResult<Response> {
     let account = app
         .store
         .ticket_account(ticket)
+        .await?
+        .ok_or(Error::InvalidTicket)?;
+    let credential_version = app
+        .store
+        .mfa_ticket_credential_version(account, ticket)
         .await?
         .ok_or(Error::InvalidTicket)?;
     // Malformed input is simply a wrong code: it still costs an attempt.
@@ -273,5 +298,13 @@ pub async fn login_recover(app: &App, req: &Request) -> ApiResult<Response> {
     if outcome == MfaLogin::Accepted {
         emit(app, EventKind::MfaRecoveryCodeUsed, account).await?;
     }
-    finish_login(app, req, account, outcome, Delivery::Cookie).await
+    finish_login(
+        app,
+        req,
+        account,
+        credential_version,
+        outcome,
+        Delivery::Cookie,
+    )
+    .await
 }

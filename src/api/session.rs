@@ -85,15 +85,29 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
         // plain password is only ever here, so upgrade now. Compare-and-set:
         // a concurrent password change wins.
         let upgraded = app.hasher.hash(&body.password).await?;
-        app.store
+        // Lost means the hash this password matched is gone (a reset or
+        // change won): the sign-in fails as with a wrong password.
+        if !app
+            .store
             .replace_password_hash(account.id, &account.password, &upgraded)
-            .await?;
+            .await?
+        {
+            return Err(Error::InvalidCredentials);
+        }
     }
     if account.mfa_enabled {
         // Password proven; the session starts only after the second factor.
+        // The ticket carries the credential version the password was checked
+        // under, and is refused if a reset or change landed since.
         let ticket = app
             .store
-            .mfa_ticket_create(account.id, mfa::LOGIN_TICKET_TTL_MS)
+            .mfa_ticket_create(
+                account.id,
+                mfa::LOGIN_TICKET_TTL_MS,
+                clock::now_ms(),
+                mfa::LOGIN_TICKETS_PER_ACCOUNT,
+                account.credential_version,
+            )
             .await?
             .ok_or(Error::InvalidCredentials)?;
         app.metrics.outcome(Outcome::MfaChallenge);
@@ -102,7 +116,8 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
             &serde_json::json!({ "mfa": true, "ticket": ticket }),
         ));
     }
-    let response = start_session(app, req, account.id, delivery).await?;
+    let response =
+        start_session(app, req, account.id, account.credential_version, delivery).await?;
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(response)
 }
@@ -133,14 +148,25 @@ pub(super) async fn refund_login_email(app: &App, email: &str) {
 }
 
 /// Starts a new refresh-token family for `account` and answers with its
-/// first tokens (login, and the MFA step that completes a login).
+/// first tokens (login, and the MFA step that completes a login). The user
+/// proved a credential just now: that is the family's `auth_time`.
+///
+/// `credential_version` is the one the password (or the MFA ticket) was
+/// checked under: the store refuses the session if a password reset or
+/// change landed since, which is then `invalid_credentials` — a sign-in that
+/// began with the old password never ends in a live session.
 pub async fn start_session(
     app: &App,
     req: &Request,
     account: Uuid,
+    credential_version: u64,
     delivery: Delivery,
 ) -> ApiResult<Response> {
     let family = Uuid::new_v4();
+    let now_ms = clock::now_ms();
+    let auth_time = now_ms / 1000;
+    // A family never outlives its absolute lifetime, whatever its idle one.
+    let ttl = app.config.refresh_ttl.min(app.config.refresh_max_age);
     let ip = api::client_ip(app, req);
     let meta = SessionMeta {
         user_agent: req.header_str("user-agent").unwrap_or(""),
@@ -152,16 +178,19 @@ pub async fn start_session(
             account,
             family,
             meta,
-            clock::now_ms(),
-            app.config.refresh_ttl.as_millis() as u64,
+            now_ms,
+            ttl.as_millis() as u64,
             app.config.sessions_per_account,
+            credential_version,
+            auth_time,
         )
         .await?;
     if !created {
-        // The account was removed between the password check and now.
+        // The account was removed, or its password reset or changed, between
+        // the password check and now.
         return Err(Error::InvalidCredentials);
     }
-    token_response(app, account, family, 0, delivery)
+    token_response(app, account, family, 0, Some(auth_time), delivery)
 }
 
 /// The refresh token of a request: the cookie, else the JSON body.
@@ -208,21 +237,25 @@ async fn rotate(app: &App, presented: Option<(String, Delivery)>) -> ApiResult<R
         .refresh_keys
         .decode(&raw)
         .ok_or(Error::InvalidRefreshToken)?;
-    let rotation = app
+    // Past its absolute lifetime (EDGEAUTH_REFRESH_MAX_AGE) a family is
+    // unknown however recently it was used; the access token keeps the
+    // family's auth_time, so refreshing never makes a sign-in look recent.
+    let (rotation, auth_time) = app
         .store
-        .rotate_session(
+        .rotate_session_within(
             account_id,
             family_id,
             generation,
             clock::now_ms(),
             app.config.refresh_reuse_grace.as_millis() as u64,
             app.config.refresh_ttl.as_millis() as u64,
+            app.config.refresh_max_age.as_millis() as u64,
         )
         .await?;
     match rotation {
         Rotation::Advanced(next) | Rotation::Repeated(next) => {
             app.metrics.outcome(Outcome::RefreshSuccess);
-            token_response(app, account_id, family_id, next, delivery)
+            token_response(app, account_id, family_id, next, auth_time, delivery)
         }
         Rotation::Reused => {
             app.metrics.outcome(Outcome::RefreshReuseDetected);

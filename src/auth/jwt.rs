@@ -31,6 +31,10 @@ pub struct Claims {
     pub iss: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// Unix seconds when the user last proved a credential (password, second factor) for the
+    /// session; refreshes keep it. None on tokens issued before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
     /// The Hasura claims object (`EDGEAUTH_JWT_HASURA_CLAIMS`). Issued only;
     /// [`JwtKeys::verify`] never reads it and returns `None`.
     #[serde(
@@ -96,6 +100,8 @@ struct ReceivedClaims {
     exp: u64,
     iss: String,
     aud: Option<Audience>,
+    #[serde(default)]
+    auth_time: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -246,6 +252,7 @@ impl JwtKeys {
             exp: received.exp,
             iss: received.iss,
             aud,
+            auth_time: received.auth_time,
             hasura: None,
         })
     }
@@ -386,6 +393,7 @@ mod tests {
             exp: NOW + 900,
             iss: ISS.into(),
             aud: None,
+            auth_time: Some(NOW - 60),
             hasura: None,
         }
     }

@@ -47,6 +47,10 @@ pub struct Account {
     pub created_at: u64,
     /// MFA is on: the account hash holds an active TOTP secret (field `mfa`).
     pub mfa_enabled: bool,
+    /// Field `cv` (absent = 0), read together with `password`: every password reset or change
+    /// bumps it, and the scripts that end a sign-in (session, MFA login ticket) refuse a version
+    /// other than the one the password was checked under.
+    pub credential_version: u64,
 }
 
 /// Redacts the password hash, so an `Account` can be logged.
@@ -58,6 +62,7 @@ impl std::fmt::Debug for Account {
             .field("active", &self.active)
             .field("created_at", &self.created_at)
             .field("mfa_enabled", &self.mfa_enabled)
+            .field("credential_version", &self.credential_version)
             .finish_non_exhaustive()
     }
 }
@@ -274,6 +279,10 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
         return Ok(None);
     }
     let mfa_enabled = f.contains_key("mfa");
+    let credential_version = match f.get("cv") {
+        None => 0,
+        Some(cv) => cv.parse().map_err(|_| bad_reply("account cv"))?,
+    };
     let mut take = |name: &str| {
         f.remove(name)
             .ok_or_else(|| bad_reply(format!("account without {name}")))
@@ -287,5 +296,6 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
             .parse()
             .map_err(|_| bad_reply("account created_at"))?,
         mfa_enabled,
+        credential_version,
     }))
 }

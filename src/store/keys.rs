@@ -52,7 +52,8 @@ impl Keys {
         format!("{}{ticket}", self.ticket_prefix(account))
     }
 
-    /// SET of the account's MFA login ticket ids, so removing the account can delete their records.
+    /// ZSET of the account's MFA login tickets (score: creation, unix ms), so issuing can cap them
+    /// and removing the account or changing its password can delete their records.
     pub fn mfa_tickets(&self, account: Uuid) -> String {
         self.tag(account) + "mfa_tickets"
     }

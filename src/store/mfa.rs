@@ -211,9 +211,18 @@ impl Store {
         .await
     }
 
-    /// Creates an MFA login ticket (purpose "mfa", attempts 0, PX ttl) + pointer. None when the
-    /// account is gone.
-    pub async fn mfa_ticket_create(&self, account: Uuid, ttl_ms: u64) -> StoreResult<Option<Uuid>> {
+    /// Creates an MFA login ticket (purpose "mfa", attempts 0, cv = `credential_version`, PX ttl)
+    /// and its pointer, keeping at most `cap` live ones per account (the oldest go, in O(1)
+    /// amortized work). None when the account is gone or its credential version is no longer
+    /// `credential_version` (the password was reset or changed after it was checked).
+    pub async fn mfa_ticket_create(
+        &self,
+        account: Uuid,
+        ttl_ms: u64,
+        now_ms: u64,
+        cap: u32,
+        credential_version: u64,
+    ) -> StoreResult<Option<Uuid>> {
         self.run("mfa_ticket_create", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
@@ -229,6 +238,9 @@ impl Store {
                 .arg(ttl_ms)
                 .arg(ticket.to_string())
                 .arg(k.ticket_prefix(account))
+                .arg(now_ms)
+                .arg(cap.max(1))
+                .arg(credential_version)
                 .invoke_async(&mut conn)
                 .await?;
             if created != 1 {
@@ -237,6 +249,32 @@ impl Store {
             self.write_ticket_pointer(&mut conn, ticket, account, ttl_ms)
                 .await?;
             Ok(Some(ticket))
+        })
+        .await
+    }
+
+    /// The credential version an MFA login ticket was issued under (its record's `cv`; absent = 0),
+    /// for the session its second step starts. None when the record is gone. The field never
+    /// changes once written, so reading it apart from the step's script is no race: a reset or
+    /// change after this read makes the session script refuse.
+    pub async fn mfa_ticket_credential_version(
+        &self,
+        account: Uuid,
+        ticket: Uuid,
+    ) -> StoreResult<Option<u64>> {
+        self.run("mfa_ticket_credential_version", async {
+            let mut conn = self.conn().await?;
+            let (purpose, cv): (Option<String>, Option<String>) = redis::cmd("HMGET")
+                .arg(self.keys().ticket(account, ticket))
+                .arg("purpose")
+                .arg("cv")
+                .query_async(&mut conn)
+                .await?;
+            if purpose.as_deref() != Some("mfa") {
+                return Ok(None);
+            }
+            cv.map_or(Ok(0), |cv| cv.parse().map_err(|_| bad_reply("ticket cv")))
+                .map(Some)
         })
         .await
     }

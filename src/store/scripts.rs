@@ -197,7 +197,7 @@ mod tests {
         let expected: HashMap<&str, Vec<usize>> = [
             ("account_remove", vec![1, 2]),
             ("mfa_ticket_create", vec![3]),
-            ("password_change", vec![4]),
+            ("password_change", vec![4, 5]),
             ("session_create", vec![5]),
             ("sessions_list", vec![1]),
             ("sessions_revoke_all", vec![1]),

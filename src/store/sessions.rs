@@ -63,7 +63,11 @@ pub enum Rotation {
 impl Store {
     /// Creates family F at generation 0 for an existing ready account; prunes expired members,
     /// enforces the cap by evicting least-recently-used families (deleting their hashes). false
-    /// when the account does not exist.
+    /// when the account does not exist, or its credential version is no longer
+    /// `credential_version` (the one its password or MFA ticket was checked under: a reset or
+    /// change landed meanwhile). The family keeps `auth_time` (unix seconds) for every access
+    /// token refreshed from it. `ttl_ms` is the idle lifetime, already capped by the absolute one.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_session(
         &self,
         account: Uuid,
@@ -72,6 +76,8 @@ impl Store {
         now_ms: u64,
         ttl_ms: u64,
         cap: u32,
+        credential_version: u64,
+        auth_time: u64,
     ) -> StoreResult<bool> {
         self.run("create_session", async {
             let k = self.keys();
@@ -91,6 +97,8 @@ impl Store {
                 .arg(family.to_string())
                 .arg(truncate(meta.user_agent, USER_AGENT_MAX))
                 .arg(meta.ip)
+                .arg(credential_version)
+                .arg(auth_time)
                 .invoke_async(&mut conn)
                 .await?;
             Ok(created == 1)
@@ -111,10 +119,39 @@ impl Store {
         grace_ms: u64,
         ttl_ms: u64,
     ) -> StoreResult<Rotation> {
+        self.rotate_session_within(
+            account,
+            family,
+            generation,
+            now_ms,
+            grace_ms,
+            ttl_ms,
+            u64::MAX,
+        )
+        .await
+        .map(|(rotation, _)| rotation)
+    }
+
+    /// [`Store::rotate_session`] for a family that lives at most `max_age_ms` since its creation
+    /// (older: deleted → Unknown; a renewal never reaches past it), with the family's auth_time
+    /// (unix seconds; None for a family made before it was recorded).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate_session_within(
+        &self,
+        account: Uuid,
+        family: Uuid,
+        generation: u64,
+        now_ms: u64,
+        grace_ms: u64,
+        ttl_ms: u64,
+        max_age_ms: u64,
+    ) -> StoreResult<(Rotation, Option<u64>)> {
         self.run("rotate_session", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
-            let (status, generation): (String, u64) = self
+            // Lua numbers are doubles: keep the lifetime well inside their exact integers.
+            let max_age_ms = max_age_ms.clamp(1, 1 << 50);
+            let (status, generation, auth_time): (String, u64, u64) = self
                 .scripts()
                 .session_rotate
                 .key(k.session(account, family))
@@ -124,18 +161,23 @@ impl Store {
                 .arg(now_ms)
                 .arg(grace_ms)
                 .arg(ttl_ms.max(1))
+                .arg(max_age_ms)
                 .invoke_async(&mut conn)
                 .await?;
-            match status.as_str() {
-                "advanced" => Ok(Rotation::Advanced(generation)),
-                "repeated" => Ok(Rotation::Repeated(generation)),
+            let rotation = match status.as_str() {
+                "advanced" => Rotation::Advanced(generation),
+                "repeated" => Rotation::Repeated(generation),
                 "reused" => {
                     self.forget_sessions(account, Some(family));
-                    Ok(Rotation::Reused)
+                    Rotation::Reused
                 }
-                "unknown" => Ok(Rotation::Unknown),
-                other => Err(bad_reply(format!("rotation status {other:?}"))),
-            }
+                "unknown" => {
+                    self.forget_sessions(account, Some(family));
+                    Rotation::Unknown
+                }
+                other => return Err(bad_reply(format!("rotation status {other:?}"))),
+            };
+            Ok((rotation, (auth_time > 0).then_some(auth_time)))
         })
         .await
     }
@@ -228,8 +270,9 @@ impl Store {
         .await
     }
 
-    /// Password change by a signed-in caller: replaces the hash if it is still `old` and revokes
-    /// every family but `keep`, in one script, which also checks that `keep` (the caller's own
+    /// Password change by a signed-in caller: replaces the hash if it is still `old`, bumps the
+    /// credential version, revokes every family but `keep` and every live MFA login ticket (and
+    /// moves `keep`'s auth_time to `now_secs`), in one script, which also checks that `keep` (the caller's own
     /// session) still exists: the caller was authenticated maybe through this replica's session
     /// cache, which can trail a revocation made through another replica.
     pub async fn change_password(
@@ -238,6 +281,7 @@ impl Store {
         old: &str,
         new: &str,
         keep: Uuid,
+        now_secs: u64,
     ) -> StoreResult<PasswordChange> {
         self.run("change_password", async {
             let k = self.keys();
@@ -247,10 +291,13 @@ impl Store {
                 .password_change
                 .key(k.account(account))
                 .key(k.sessions(account))
+                .key(k.mfa_tickets(account))
                 .arg(old)
                 .arg(new)
                 .arg(keep.to_string())
                 .arg(k.session_prefix(account))
+                .arg(k.ticket_prefix(account))
+                .arg(now_secs)
                 .invoke_async(&mut conn)
                 .await?;
             match revoked {

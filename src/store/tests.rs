@@ -40,7 +40,7 @@ async fn session(store: &Store, account: Uuid, now_ms: u64, cap: u32) -> Uuid {
     };
     assert!(
         store
-            .create_session(account, family, meta, now_ms, DAY, cap)
+            .create_session(account, family, meta, now_ms, DAY, cap, 0, now_ms / 1000)
             .await
             .unwrap()
     );
@@ -199,7 +199,7 @@ async fn provisional_accounts_expire_and_are_invisible() {
     };
     assert!(
         !store
-            .create_session(id, Uuid::new_v4(), meta, T0, DAY, 5)
+            .create_session(id, Uuid::new_v4(), meta, T0, DAY, 5, 0, T0 / 1000)
             .await
             .unwrap()
     );
@@ -559,7 +559,7 @@ async fn session_keys_have_ttls_and_metadata() {
     };
     assert!(
         store
-            .create_session(id, family, meta, T0, DAY, 50)
+            .create_session(id, family, meta, T0, DAY, 50, 0, T0 / 1000)
             .await
             .unwrap()
     );

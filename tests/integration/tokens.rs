@@ -143,7 +143,7 @@ async fn issued_tokens_have_the_specified_shape() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["exp", "iat", "iss", "jti", "sid", "sub"],
+        ["auth_time", "exp", "iat", "iss", "jti", "sid", "sub"],
         "{claims}"
     );
     let c = claims_of(&jwt);
@@ -151,6 +151,9 @@ async fn issued_tokens_have_the_specified_shape() {
     uuid::Uuid::parse_str(&c.sid).unwrap();
     assert_eq!(c.iss, "edgeauth");
     assert_eq!(c.exp - c.iat, 900);
+    // A login is a credential proof: auth_time is (within the second) the issue time.
+    let auth_time = c.auth_time.expect("auth_time");
+    assert!(auth_time <= c.iat && auth_time + 1 >= c.iat, "{claims}");
     let now = now_secs();
     assert!(
         c.iat <= now + 1 && c.iat + 60 >= now,
