@@ -119,9 +119,10 @@ pub async fn run(config: &Config) -> Result<Report, RekeyError> {
         };
         RekeyError::Config(format!("{var}: {e}"))
     })?;
-    let files = read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files).map_err(|e| match e {
-        BuildError::Config(m) | BuildError::Other(m) => RekeyError::Config(m),
-    })?;
+    let files =
+        read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files).map_err(|e| match e {
+            BuildError::Config(m) | BuildError::Other(m) => RekeyError::Config(m),
+        })?;
     let keys = DataKeys::from_files(&files)
         .map_err(|e| RekeyError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
     rekey(&store, &keys.totp_sealer(), &keys.recovery_hasher()).await

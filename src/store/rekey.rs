@@ -111,11 +111,9 @@ impl Store {
             if scan.nodes.is_none() {
                 scan.nodes = Some(match &mut conn {
                     Connection::Single(_) => vec![None],
-                    Connection::Cluster(cluster) => masters(cluster)
-                        .await?
-                        .into_iter()
-                        .map(Some)
-                        .collect(),
+                    Connection::Cluster(cluster) => {
+                        masters(cluster).await?.into_iter().map(Some).collect()
+                    }
                 });
             }
             let Some(node) = scan.nodes.as_ref().and_then(|n| n.first().cloned()) else {
