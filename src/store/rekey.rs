@@ -208,11 +208,119 @@ fn glob_escape(prefix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_escape;
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::collections::HashSet;
+
+    use super::super::test_redis::TestRedis;
+    use super::super::{MfaChange, NewAccount, Registration};
+    use super::*;
 
     #[test]
     fn glob_metacharacters_are_escaped() {
         assert_eq!(glob_escape("edgeauth:"), "edgeauth:");
         assert_eq!(glob_escape("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:");
+    }
+
+    async fn registered(store: &Store, email: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let new = NewAccount {
+            id,
+            email,
+            password: "$scrypt$x",
+            active: true,
+            now_ms: 1_700_000_000_000,
+        };
+        assert_eq!(store.register(new).await.unwrap(), Registration::Created);
+        id
+    }
+
+    #[tokio::test]
+    async fn reseal_is_a_compare_and_set_that_keeps_the_pending_ttl() {
+        let redis = TestRedis::start();
+        let store = redis.store();
+        let id = registered(&store, "a@example.com").await;
+        // Nothing stored yet: nothing replaced.
+        assert!(
+            !store
+                .mfa_reseal(id, SealedField::Active, "old", "new")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .mfa_reseal(id, SealedField::Pending, "old", "new")
+                .await
+                .unwrap()
+        );
+
+        assert_eq!(
+            store.mfa_set_pending(id, "p-old", 600_000).await.unwrap(),
+            Some(MfaChange::Done)
+        );
+        assert!(
+            !store
+                .mfa_reseal(id, SealedField::Pending, "other", "x")
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .mfa_reseal(id, SealedField::Pending, "p-old", "p-new")
+                .await
+                .unwrap()
+        );
+        let sealed = store.mfa_sealed(id).await.unwrap();
+        assert_eq!(sealed.pending.as_deref(), Some("p-new"));
+        let mut raw = redis.raw().await;
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(store.keys().mfa_pending(id))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!((1..=600_000).contains(&ttl), "{ttl}");
+
+        assert_eq!(
+            store.mfa_enable(id, "p-new", 7).await.unwrap(),
+            MfaChange::Done
+        );
+        assert!(
+            !store
+                .mfa_reseal(id, SealedField::Active, "p-old", "x")
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .mfa_reseal(id, SealedField::Active, "p-new", "a-new")
+                .await
+                .unwrap()
+        );
+        let state = store.mfa_state(id).await.unwrap().unwrap();
+        assert_eq!(state.active.as_deref(), Some("a-new"));
+        assert_eq!(state.last_step, 7, "the replay guard is untouched");
+        // The old value no longer matches: a second re-seal from it is refused.
+        assert!(
+            !store
+                .mfa_reseal(id, SealedField::Active, "p-new", "y")
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_scan_finds_every_account_and_nothing_else() {
+        let redis = TestRedis::start();
+        let store = redis.store();
+        let mut ids = HashSet::new();
+        for i in 0..2500 {
+            ids.insert(registered(&store, &format!("u{i}@example.com")).await);
+        }
+        let mut found = HashSet::new();
+        let mut scan = AccountScan::default();
+        while let Some(page) = store.next_accounts(&mut scan).await.unwrap() {
+            found.extend(page);
+        }
+        assert_eq!(found, ids);
+        assert_eq!(store.next_accounts(&mut scan).await.unwrap(), None);
     }
 }
