@@ -133,10 +133,10 @@ fn rekey_command(m: &ArgMatches) -> ExitCode {
     match runtime.block_on(rekey::run(&config)) {
         Ok(report) => {
             println!("{report}");
-            for (account, why) in &report.failed {
+            for (account, why) in &report.failures {
                 eprintln!("edgeauth rekey: account {account}: {why}");
             }
-            if report.failed.is_empty() {
+            if report.failed == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

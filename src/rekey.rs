@@ -25,6 +25,8 @@ use crate::store::{Store, StoreConfig, StoreError};
 
 /// Tries per value when servers keep changing it under us (each one re-reads it).
 const CAS_TRIES: u32 = 5;
+/// Failures listed by account at most (all are counted): a wrong key file fails every account.
+const LISTED_FAILURES: usize = 1000;
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,8 +38,10 @@ pub struct Report {
     /// Sealed secrets already under the current key.
     pub current: u64,
     /// Sealed secrets that no configured key opens (made under a key no longer configured, or
-    /// corrupt), with their accounts: the exit status is 1 while there are any.
-    pub failed: Vec<(Uuid, String)>,
+    /// corrupt): the exit status is 1 while there are any.
+    pub failed: u64,
+    /// The first of those (up to a thousand), with their accounts and why.
+    pub failures: Vec<(Uuid, String)>,
     /// Recovery-code sets made under the current key.
     pub recovery_current: u64,
     /// Recovery-code sets with a digest made under an older key that is still configured.
@@ -52,7 +56,7 @@ impl fmt::Display for Report {
         writeln!(f, "accounts: {}", self.accounts)?;
         writeln!(f, "totp secrets re-sealed: {}", self.resealed)?;
         writeln!(f, "totp secrets already current: {}", self.current)?;
-        writeln!(f, "totp secrets failed: {}", self.failed.len())?;
+        writeln!(f, "totp secrets failed: {}", self.failed)?;
         writeln!(f, "recovery sets current: {}", self.recovery_current)?;
         writeln!(
             f,
@@ -139,11 +143,14 @@ pub async fn rekey(
     while let Some(page) = store.next_accounts(&mut scan).await? {
         for account in page {
             report.accounts += 1;
-            for field in [SealedField::Active, SealedField::Pending] {
-                reseal(store, sealer, account, field, &mut report).await?;
+            let sealed = store.mfa_sealed(account).await?;
+            for (field, value) in [
+                (SealedField::Active, sealed.active),
+                (SealedField::Pending, sealed.pending),
+            ] {
+                reseal(store, sealer, account, field, value, &mut report).await?;
             }
-            let digests = store.mfa_sealed(account).await?.recovery;
-            match digests.iter().map(|d| recovery.digest_key(d)).max() {
+            match sealed.recovery.iter().map(|d| recovery.digest_key(d)).max() {
                 None => {}
                 Some(DigestKey::Current) => report.recovery_current += 1,
                 Some(DigestKey::Previous) => report.recovery_previous += 1,
@@ -154,46 +161,58 @@ pub async fn rekey(
     Ok(report)
 }
 
-/// One sealed value of `account`: counted as current, re-sealed (compare-and-set, re-reading
-/// when a server changed it meanwhile), or failed.
+/// One sealed value of `account` (`value`, as read): counted as current, re-sealed
+/// (compare-and-set, re-reading when a server changed it meanwhile), or failed.
 async fn reseal(
     store: &Store,
     sealer: &Sealer,
     account: Uuid,
     field: SealedField,
+    mut value: Option<String>,
     report: &mut Report,
 ) -> Result<(), RekeyError> {
     let aad = account.to_string();
     for _ in 0..CAS_TRIES {
-        let sealed = store.mfa_sealed(account).await?;
-        let Some(value) = (match field {
-            SealedField::Active => sealed.active,
-            SealedField::Pending => sealed.pending,
-        }) else {
+        let Some(sealed) = value else {
             return Ok(());
         };
-        let secret = match sealer.open(&value, aad.as_bytes()) {
+        let secret = match sealer.open(&sealed, aad.as_bytes()) {
             Ok(secret) => secret,
             Err(e) => {
-                report.failed.push((account, format!("{field:?}: {e}")));
+                report.fail(account, format!("{field:?} secret: {e}"));
                 return Ok(());
             }
         };
-        if sealer.is_current(&value) {
+        if sealer.is_current(&sealed) {
             report.current += 1;
             return Ok(());
         }
         let new = sealer
             .seal(&secret, aad.as_bytes())
             .map_err(|e| RekeyError::Internal(format!("cannot seal: {e}")))?;
-        if store.mfa_reseal(account, field, &value, &new).await? {
+        if store.mfa_reseal(account, field, &sealed, &new).await? {
             report.resealed += 1;
             return Ok(());
         }
+        // Changed meanwhile (a generate, enable, disable or re-seal on use): judge it afresh.
+        let now = store.mfa_sealed(account).await?;
+        value = match field {
+            SealedField::Active => now.active,
+            SealedField::Pending => now.pending,
+        };
     }
-    report.failed.push((
+    report.fail(
         account,
-        format!("{field:?}: changed on every one of {CAS_TRIES} tries; run again"),
-    ));
+        format!("{field:?} secret changed on each of {CAS_TRIES} tries; run again"),
+    );
     Ok(())
+}
+
+impl Report {
+    fn fail(&mut self, account: Uuid, why: String) {
+        self.failed += 1;
+        if self.failures.len() < LISTED_FAILURES {
+            self.failures.push((account, why));
+        }
+    }
 }
