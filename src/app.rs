@@ -83,7 +83,8 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, BuildError> {
+/// The contents of every file, or a `Config` error naming `var` and the file.
+pub(crate) fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, BuildError> {
     files
         .iter()
         .map(|path| {

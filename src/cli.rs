@@ -1,5 +1,6 @@
-//! The command line: `edgeauth serve [--dev] [flags]` and
-//! `edgeauth keygen [--data-key] [--out FILE]`. Builds the clap command from
+//! The command line: `edgeauth serve [--dev] [flags]`,
+//! `edgeauth keygen [--data-key] [--out FILE]` and `edgeauth rekey [flags]`
+//! (re-seal secrets after a data key rotation, see `rekey`). Builds the clap command from
 //! the settings table of `config`, wires logging, the runtime, signals and
 //! the throwaway Redis of `--dev`, and returns the process exit code
 //! (2 for a bad setting, 1 when the server cannot start).
@@ -15,6 +16,7 @@ use crate::auth::jwt::generate_pkcs8_pem;
 use crate::auth::keys::generate_data_key_base64;
 use crate::config::{Config, RedisTarget, SETTINGS};
 use crate::dev::ThrowawayRedis;
+use crate::rekey::{self, RekeyError};
 use crate::server;
 
 fn command() -> Command {
@@ -26,19 +28,11 @@ fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Zero-setup local mode: throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
         );
-    for s in SETTINGS {
-        let help = match s.default {
-            Some(default) => format!("{} [default: {default}]", s.help),
-            None => s.help.to_owned(),
-        };
-        serve = serve.arg(
-            Arg::new(s.var)
-                .long(s.flag)
-                .env(s.var)
-                .value_name("VALUE")
-                .help(help),
-        );
-    }
+    serve = with_settings(serve);
+    let rekey = with_settings(Command::new("rekey").about(
+        "Seal every TOTP secret again under the first data key, so older data keys can be \
+         retired (same settings as serve; exit 1 while a secret opens under no configured key)",
+    ));
     let keygen =
         Command::new("keygen")
             .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
@@ -58,6 +52,25 @@ fn command() -> Command {
         .arg_required_else_help(true)
         .subcommand(serve)
         .subcommand(keygen)
+        .subcommand(rekey)
+}
+
+/// Every setting of the table as a flag mirrored by its variable.
+fn with_settings(mut command: Command) -> Command {
+    for s in SETTINGS {
+        let help = match s.default {
+            Some(default) => format!("{} [default: {default}]", s.help),
+            None => s.help.to_owned(),
+        };
+        command = command.arg(
+            Arg::new(s.var)
+                .long(s.flag)
+                .env(s.var)
+                .value_name("VALUE")
+                .help(help),
+        );
+    }
+    command
 }
 
 /// Runs the command line of the process.
@@ -66,6 +79,7 @@ pub fn run() -> ExitCode {
     match matches.subcommand() {
         Some(("serve", m)) => serve(m),
         Some(("keygen", m)) => keygen(m),
+        Some(("rekey", m)) => rekey_command(m),
         _ => ExitCode::from(2),
     }
 }
@@ -92,6 +106,48 @@ fn keygen(m: &ArgMatches) -> ExitCode {
         Err(e) => {
             eprintln!("edgeauth keygen: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `edgeauth rekey`: prints what it did; status 0, 1 when a secret opens under no configured
+/// key or Redis failed, 2 for a bad setting.
+fn rekey_command(m: &ArgMatches) -> ExitCode {
+    let config = match Config::parse(&|var| m.get_one::<String>(var).cloned(), false) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("edgeauth: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("edgeauth rekey: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rekey::run(&config)) {
+        Ok(report) => {
+            println!("{report}");
+            for (account, why) in &report.failures {
+                eprintln!("edgeauth rekey: account {account}: {why}");
+            }
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("edgeauth rekey: {e}");
+            match e {
+                RekeyError::Config(_) => ExitCode::from(2),
+                RekeyError::Store(_) | RekeyError::Internal(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

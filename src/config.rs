@@ -84,6 +84,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "rate-activate-request-per-ip", Some("10/1h"), "Activation-ticket requests allowed per client IP"),
     setting("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "rate-email-request-per-account", Some("5/1h"), "Email-change requests allowed per account"),
     setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
+    setting("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "rate-mfa-per-account", Some("10/1h"), "Wrong TOTP or recovery codes allowed per account, all MFA endpoints together; past it even a right code is refused"),
     setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
     setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
     setting("EDGEAUTH_HBP_COMPAT", "hbp-compat", Some("false"), "Serve the routes and options of Hasura Backend Plus clients (nhost-js-sdk 2.x); puts refresh tokens in URLs"),
@@ -220,6 +221,9 @@ pub struct RateLimits {
     pub forgot_request_per_ip: Option<RateLimit>,
     /// Email-change requests per account (each one mails an address the caller picks).
     pub email_request_per_account: Option<RateLimit>,
+    /// Failed second factors (wrong TOTP or recovery codes) per account, shared by every endpoint
+    /// that takes one; a right code does not count.
+    pub mfa_per_account: Option<RateLimit>,
 }
 
 /// The typed configuration of `edgeauth serve`.
@@ -579,6 +583,7 @@ impl Config {
                     .required("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", parse_rate)?,
                 email_request_per_account: r
                     .required("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", parse_rate)?,
+                mfa_per_account: r.required("EDGEAUTH_RATE_MFA_PER_ACCOUNT", parse_rate)?,
             },
             trusted_proxies,
             cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),

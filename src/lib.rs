@@ -23,6 +23,7 @@ pub mod error;
 pub mod hasher;
 pub mod http;
 pub mod metrics;
+pub mod rekey;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -25,6 +25,7 @@
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
 //! - `abuse`       — rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 //! - `hardening_credentials` — credential version vs. in-flight sign-ins, MFA ticket cap, re-authentication (`auth_time`), refresh max age
+//! - `hardening_mfa` — one per-account budget of failed second factors; re-sealing under a new data key (`rekey`)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -46,6 +47,8 @@ mod fuzz_replay;
 mod gateway;
 #[path = "integration/hardening_credentials.rs"]
 mod hardening_credentials;
+#[path = "integration/hardening_mfa.rs"]
+mod hardening_mfa;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]

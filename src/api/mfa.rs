@@ -6,6 +6,18 @@
 //! store then accepts that step in one script that also refuses a step not
 //! newer than the last accepted one (replay, on every replica) and checks
 //! that the secret is still the one we opened (compare-and-set).
+//!
+//! Every code check — login step, recover, enable, disable, recovery-codes —
+//! runs inside [`second_factor`]: one per-account budget of failed codes,
+//! whatever the endpoint, ticket or session (see README "Second-factor
+//! guessing budget").
+//!
+//! A secret that opens but was sealed under an older data key is written
+//! back sealed under the current one once a code of it is accepted
+//! ([`reseal_if_old`]), so old data keys can be retired (`edgeauth rekey`
+//! does the rest).
+
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,6 +34,7 @@ use crate::http::{Request, Response, json_response, no_content};
 use crate::metrics::Outcome;
 use crate::store::events::EventKind;
 use crate::store::mfa::{MfaChange, MfaLogin, MfaState};
+use crate::store::rekey::SealedField;
 
 /// How long a generated secret waits for `enable`.
 const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
@@ -32,6 +45,8 @@ pub const LOGIN_TICKET_TTL_MS: u64 = 5 * 60 * 1000;
 pub const LOGIN_TICKETS_PER_ACCOUNT: u32 = 5;
 /// Wrong codes a login ticket survives.
 const MAX_ATTEMPTS: u32 = 5;
+/// Rate-limit kind of the per-account budget of failed second factors.
+const MFA_BUDGET: &str = "mfa_account";
 
 #[derive(Deserialize)]
 struct CodeBody {
@@ -111,6 +126,70 @@ async fn emit(app: &App, kind: EventKind, account: Uuid) -> ApiResult<()> {
     app.emit(api::event(kind, Some(account), None)).await
 }
 
+/// Runs `check`, one check of a TOTP or recovery code of `account`, against
+/// the account's budget of failed second factors.
+///
+/// A slot is taken *before* the code is checked (looking first and counting
+/// after would let many parallel guesses all pass the look), and given back
+/// unless the check ended in `invalid_code`: only wrong codes use up the
+/// budget, and each one emits `mfa.failed` (the account, never the code).
+/// Past the budget every check is `429` with `Retry-After`, a right code
+/// included — otherwise guessing would simply go on until it hit.
+async fn second_factor<T>(
+    app: &App,
+    account: Uuid,
+    check: impl Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
+    let rate = app.config.rate_limits.mfa_per_account;
+    let subject = account.to_string();
+    api::enforce_rate(app, MFA_BUDGET, &subject, rate, true).await?;
+    let result = check.await;
+    match &result {
+        Err(Error::InvalidCode) => emit(app, EventKind::MfaFailed, account).await?,
+        _ if rate.is_some() => {
+            // Best effort: failing costs the owner one slot of the window.
+            if let Err(e) = app.store.rate_refund(MFA_BUDGET, &subject).await {
+                tracing::warn!(error = %e, "could not give back an mfa_account rate slot");
+            }
+        }
+        _ => {}
+    }
+    result
+}
+
+/// After a code of `sealed` was accepted: when a data key other than the
+/// first sealed it, stores the secret sealed under the first key, only if
+/// `sealed` is still the stored value (compare-and-set: a concurrent
+/// change wins). Best effort: the value stays usable as it is, and
+/// `edgeauth rekey` catches whatever this misses.
+async fn reseal_if_old(app: &App, account: Uuid, field: SealedField, sealed: &str) {
+    if app.sealer.is_current(sealed) {
+        return;
+    }
+    let aad = account.to_string();
+    let resealed = app
+        .sealer
+        .open(sealed, aad.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|secret| {
+            app.sealer
+                .seal(&secret, aad.as_bytes())
+                .map_err(|e| e.to_string())
+        });
+    let outcome = match resealed {
+        Ok(new) => app
+            .store
+            .mfa_reseal(account, field, sealed, &new)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "could not re-seal a TOTP secret under the current data key");
+    }
+}
+
 /// `POST /auth/mfa/generate` — a new pending secret and its QR code.
 pub async fn generate(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = api::authenticate(app, req).await?;
@@ -157,29 +236,37 @@ pub async fn enable(app: &App, req: &Request) -> ApiResult<Response> {
         return Err(Error::MfaAlreadyEnabled);
     }
     let pending = state.pending.ok_or(Error::MfaNotGenerated)?;
-    let step = matched_step(app, caller.account, &pending, code)?;
-    change_result(app.store.mfa_enable(caller.account, &pending, step).await?)?;
+    second_factor(app, caller.account, async {
+        let step = matched_step(app, caller.account, &pending, code)?;
+        change_result(app.store.mfa_enable(caller.account, &pending, step).await?)
+    })
+    .await?;
+    // The pending secret is now the active one.
+    reseal_if_old(app, caller.account, SealedField::Active, &pending).await;
     emit(app, EventKind::MfaEnabled, caller.account).await?;
     Ok(no_content())
 }
 
 /// For endpoints that need a code of the active secret: the caller, the
-/// sealed active secret and the step the code matched.
-async fn caller_with_active_code(app: &App, req: &Request) -> ApiResult<(Caller, String, u64)> {
+/// sealed active secret and the code (well-formed, not yet checked).
+async fn caller_with_active_code(app: &App, req: &Request) -> ApiResult<(Caller, String, String)> {
     let caller = api::authenticate(app, req).await?;
     api::require_recent_auth(app, &caller, req).await?;
     let body: CodeBody = req.json()?;
     let code = checked_code(&body.code)?;
     let state = mfa_state(app, caller).await?;
     let active = state.active.ok_or(Error::MfaNotEnabled)?;
-    let step = matched_step(app, caller.account, &active, code)?;
-    Ok((caller, active, step))
+    Ok((caller, active, code.to_owned()))
 }
 
 /// `POST /auth/mfa/disable` — turns MFA off with a code of the active secret.
 pub async fn disable(app: &App, req: &Request) -> ApiResult<Response> {
-    let (caller, active, step) = caller_with_active_code(app, req).await?;
-    change_result(app.store.mfa_disable(caller.account, &active, step).await?)?;
+    let (caller, active, code) = caller_with_active_code(app, req).await?;
+    second_factor(app, caller.account, async {
+        let step = matched_step(app, caller.account, &active, &code)?;
+        change_result(app.store.mfa_disable(caller.account, &active, step).await?)
+    })
+    .await?;
     emit(app, EventKind::MfaDisabled, caller.account).await?;
     Ok(no_content())
 }
@@ -187,18 +274,24 @@ pub async fn disable(app: &App, req: &Request) -> ApiResult<Response> {
 /// `POST /auth/mfa/recovery-codes` — a fresh set of one-time codes (the
 /// previous set stops working); only their keyed hashes are stored.
 pub async fn recovery_codes(app: &App, req: &Request) -> ApiResult<Response> {
-    let (caller, active, step) = caller_with_active_code(app, req).await?;
+    let (caller, active, code) = caller_with_active_code(app, req).await?;
     let codes = generate_codes().map_err(|e| Error::Internal(e.to_string()))?;
+    // Always made under the current data key.
     let digests: Vec<String> = codes
         .iter()
         .filter_map(|c| normalize_code(c))
         .map(|c| app.recovery.digest(&c))
         .collect();
-    change_result(
-        app.store
-            .mfa_replace_recovery_codes(caller.account, &active, step, &digests)
-            .await?,
-    )?;
+    second_factor(app, caller.account, async {
+        let step = matched_step(app, caller.account, &active, &code)?;
+        change_result(
+            app.store
+                .mfa_replace_recovery_codes(caller.account, &active, step, &digests)
+                .await?,
+        )
+    })
+    .await?;
+    reseal_if_old(app, caller.account, SealedField::Active, &active).await;
     Ok(json_response(
         hyper::StatusCode::OK,
         &RecoveryCodes {
@@ -256,21 +349,28 @@ pub async fn login_totp_with(app: &App, req: &Request, delivery: Delivery) -> Ap
         .mfa_ticket_credential_version(account, ticket)
         .await?
         .ok_or(Error::InvalidTicket)?;
-    let state = app
-        .store
-        .mfa_state(account)
-        .await?
-        .ok_or(Error::InvalidTicket)?;
-    let active = state.active.ok_or(Error::InvalidTicket)?;
-    let secret = open_secret(app, account, &active)?;
-    // A code that matches no step still goes to the store: it counts
-    // against the ticket's attempts there, atomically.
-    let step = totp::matching_step(&secret, code, now_secs());
-    let outcome = app
-        .store
-        .mfa_login_totp(ticket, account, &active, step, MAX_ATTEMPTS)
-        .await?;
-    finish_login(app, req, account, credential_version, outcome, delivery).await
+    // The account is known only now: its budget counts from here.
+    second_factor(app, account, async {
+        let state = app
+            .store
+            .mfa_state(account)
+            .await?
+            .ok_or(Error::InvalidTicket)?;
+        let active = state.active.ok_or(Error::InvalidTicket)?;
+        let secret = open_secret(app, account, &active)?;
+        // A code that matches no step still goes to the store: it counts
+        // against the ticket's attempts there, atomically.
+        let step = totp::matching_step(&secret, code, now_secs());
+        let outcome = app
+            .store
+            .mfa_login_totp(ticket, account, &active, step, MAX_ATTEMPTS)
+            .await?;
+        if outcome == MfaLogin::Accepted {
+            reseal_if_old(app, account, SealedField::Active, &active).await;
+        }
+        finish_login(app, req, account, credential_version, outcome, delivery).await
+    })
+    .await
 }
 
 /// `POST /auth/mfa/recover` — the second login step with a recovery code.
@@ -287,24 +387,28 @@ pub async fn login_recover(app: &App, req: &Request) -> ApiResult<Response> {
         .mfa_ticket_credential_version(account, ticket)
         .await?
         .ok_or(Error::InvalidTicket)?;
-    // Malformed input is simply a wrong code: it still costs an attempt.
+    // Malformed input is simply a wrong code: it still costs an attempt
+    // (of the ticket and of the account's budget).
     let candidates = normalize_code(&body.recovery_code)
         .map(|c| app.recovery.candidates(&c))
         .unwrap_or_default();
-    let outcome = app
-        .store
-        .mfa_login_recovery(ticket, account, &candidates, MAX_ATTEMPTS)
-        .await?;
-    if outcome == MfaLogin::Accepted {
-        emit(app, EventKind::MfaRecoveryCodeUsed, account).await?;
-    }
-    finish_login(
-        app,
-        req,
-        account,
-        credential_version,
-        outcome,
-        Delivery::Cookie,
-    )
+    second_factor(app, account, async {
+        let outcome = app
+            .store
+            .mfa_login_recovery(ticket, account, &candidates, MAX_ATTEMPTS)
+            .await?;
+        if outcome == MfaLogin::Accepted {
+            emit(app, EventKind::MfaRecoveryCodeUsed, account).await?;
+        }
+        finish_login(
+            app,
+            req,
+            account,
+            credential_version,
+            outcome,
+            Delivery::Cookie,
+        )
+        .await
+    })
     .await
 }

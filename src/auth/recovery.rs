@@ -110,9 +110,34 @@ impl RecoveryHasher {
         self.all().map(|k| one(k, normalized)).collect()
     }
 
+    /// Which configured key made a stored digest, by the key id it starts with. A digest cannot be
+    /// recomputed under another key without its code, which only the user holds: this is how
+    /// `edgeauth rekey` tells the sets that still need an older key.
+    pub fn digest_key(&self, digest: &str) -> DigestKey {
+        let id = digest.split_once(':').map_or("", |(id, _)| id);
+        if id == hex(&self.current.0) {
+            DigestKey::Current
+        } else if self.previous.iter().any(|(p, _)| id == hex(p)) {
+            DigestKey::Previous
+        } else {
+            DigestKey::Unknown
+        }
+    }
+
     fn all(&self) -> impl Iterator<Item = &([u8; 4], hmac::Key)> {
         std::iter::once(&self.current).chain(&self.previous)
     }
+}
+
+/// The key a stored digest was made with, as [`RecoveryHasher::digest_key`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DigestKey {
+    /// The first data key.
+    Current,
+    /// An older data key that is still configured: the code still works.
+    Previous,
+    /// A key no longer configured (or not a digest of ours): the code can never match.
+    Unknown,
 }
 
 fn one((id, key): &([u8; 4], hmac::Key), normalized: &str) -> String {
@@ -216,6 +241,22 @@ mod tests {
         let (_, material) = data.seal_key_material(RECOVERY_INFO)[0];
         let key = hmac::Key::new(hmac::HMAC_SHA256, &material);
         assert_eq!(mac, hex(hmac::sign(&key, b"ABCDEFGHJKMN").as_ref()));
+    }
+
+    #[test]
+    fn digest_key_tells_which_key_made_a_digest() {
+        let old = hasher(&[1]);
+        let rotated = hasher(&[2, 1]);
+        let newer = hasher(&[3]);
+        let stored = old.digest("ABCDEFGHJKMN");
+        assert_eq!(old.digest_key(&stored), DigestKey::Current);
+        assert_eq!(rotated.digest_key(&stored), DigestKey::Previous);
+        assert_eq!(newer.digest_key(&stored), DigestKey::Unknown);
+        assert_eq!(
+            rotated.digest_key(&rotated.digest("ABCDEFGHJKMN")),
+            DigestKey::Current
+        );
+        assert_eq!(rotated.digest_key("no key id"), DigestKey::Unknown);
     }
 
     #[test]

@@ -116,6 +116,17 @@ impl Sealer {
         Ok(plain.to_vec())
     }
 
+    /// Whether `sealed` names the current key (the first data key). Says nothing about whether it
+    /// opens: call after [`Sealer::open`] succeeded, to decide whether to seal it again under the
+    /// current key so older keys can be retired.
+    pub fn is_current(&self, sealed: &str) -> bool {
+        let head = sealed.len().min(8);
+        // 8 base64url characters carry the first 6 bytes: version and key id.
+        URL_SAFE_NO_PAD
+            .decode(&sealed.as_bytes()[..head])
+            .is_ok_and(|raw| raw.len() >= HEADER_LEN && raw[1..HEADER_LEN] == self.current.0)
+    }
+
     fn all(&self) -> impl Iterator<Item = &([u8; 4], LessSafeKey)> {
         std::iter::once(&self.current).chain(&self.previous)
     }
@@ -198,6 +209,21 @@ mod tests {
             rotated.open(&URL_SAFE_NO_PAD.encode(&raw), ACCOUNT),
             Err(OpenError::Corrupt)
         );
+    }
+
+    #[test]
+    fn is_current_names_the_sealing_key() {
+        let old = sealer(&[1]);
+        let rotated = sealer(&[2, 1]);
+        let v = old.seal(SECRET, ACCOUNT).unwrap();
+        let w = rotated.seal(SECRET, ACCOUNT).unwrap();
+        assert!(old.is_current(&v));
+        assert!(!rotated.is_current(&v));
+        assert!(rotated.is_current(&w));
+        assert!(!old.is_current(&w));
+        for bad in ["", "AQ", "not sealed!", "********"] {
+            assert!(!rotated.is_current(bad), "{bad}");
+        }
     }
 
     #[test]

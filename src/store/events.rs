@@ -20,6 +20,9 @@ pub enum EventKind {
     MfaEnabled,
     MfaDisabled,
     MfaRecoveryCodeUsed,
+    /// A wrong TOTP or recovery code (any endpoint that takes one); counts against the account's
+    /// budget of failed second factors.
+    MfaFailed,
     EmailChangeRequested,
     EmailChanged,
     RefreshTokenReused,
@@ -41,6 +44,7 @@ impl EventKind {
             EventKind::MfaEnabled => "mfa.enabled",
             EventKind::MfaDisabled => "mfa.disabled",
             EventKind::MfaRecoveryCodeUsed => "mfa.recovery_code_used",
+            EventKind::MfaFailed => "mfa.failed",
             EventKind::EmailChangeRequested => "email.change_requested",
             EventKind::EmailChanged => "email.changed",
             EventKind::RefreshTokenReused => "refresh_token.reused",

@@ -104,6 +104,20 @@ impl Keys {
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
+
+    /// The prefix of every key (a walk over the account hashes matches `P{*}:account`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The account id in the name of an account hash (`P{A}:account`), or None for any other key.
+    pub fn account_id(&self, key: &str) -> Option<Uuid> {
+        let id = key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix('{')?
+            .strip_suffix("}:account")?;
+        Uuid::parse_str(id).ok()
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +149,10 @@ mod tests {
             "edgeauth:ticket:00000000-0000-0000-0000-000000000001"
         );
         assert_eq!(k.events(), "edgeauth:events");
+        assert_eq!(k.account_id(&k.account(a)), Some(a));
+        assert_eq!(k.account_id(&k.sessions(a)), None);
+        assert_eq!(k.account_id(&Keys::new("other:").account(a)), None);
+        assert_eq!(k.account_id("edgeauth:{not-a-uuid}:account"), None);
         // Every key of an account, and every key a script builds from its prefixes, in one slot.
         let slot = |key: &str| redis::cluster_routing::Slot::for_key(key);
         let one = slot(&k.account(a));

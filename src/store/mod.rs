@@ -19,6 +19,7 @@ pub mod mfa;
 #[cfg(test)]
 mod mfa_tests;
 pub mod rate;
+pub mod rekey;
 mod scripts;
 pub mod sessions;
 #[cfg(test)]

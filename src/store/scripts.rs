@@ -45,6 +45,7 @@ pub(crate) struct Scripts {
     pub mfa_ticket_create: Script,
     pub mfa_login_totp: Script,
     pub mfa_login_recovery: Script,
+    pub mfa_reseal: Script,
 }
 
 macro_rules! lua {
@@ -87,6 +88,7 @@ impl Scripts {
             mfa_ticket_create: lua!("mfa_ticket_create"),
             mfa_login_totp: lua!("mfa_login_totp"),
             mfa_login_recovery: lua!("mfa_login_recovery"),
+            mfa_reseal: lua!("mfa_reseal"),
         }
     }
 }
@@ -130,6 +132,7 @@ const SOURCES: &[(&str, &str)] = &[
     src!("mfa_ticket_create"),
     src!("mfa_login_totp"),
     src!("mfa_login_recovery"),
+    src!("mfa_reseal"),
 ];
 
 /// The 1-based positions of the ARGVs a script's header documents as a key prefix
