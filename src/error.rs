@@ -28,6 +28,9 @@ pub enum Error {
     MfaNotEnabled,
     MfaNotGenerated,
     EmailTaken,
+    /// A cookie-authenticated request that another site could have made a
+    /// browser send (see `http::Request::cookie_request_allowed`).
+    InvalidOrigin,
     RateLimited {
         retry_after_secs: u64,
     },
@@ -111,6 +114,12 @@ impl Error {
                 StatusCode::CONFLICT,
                 "email_taken",
                 "The email address is already in use.",
+            ),
+            InvalidOrigin => (
+                StatusCode::FORBIDDEN,
+                "invalid_origin",
+                "A request authenticated by the refresh cookie must come from this site or an \
+                 allowed origin and, when it declares a body type, declare application/json.",
             ),
             RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,

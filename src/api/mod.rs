@@ -24,7 +24,7 @@ use crate::auth::refresh::RefreshToken;
 use crate::clock;
 use crate::config::{RateLimit, SameSite};
 use crate::error::{ApiResult, Error};
-use crate::http::{Request, Response, json_response};
+use crate::http::{Request, Response, json_response, rate_subject};
 use crate::metrics::Outcome;
 use crate::store::events::{Event, EventKind};
 use crate::store::rate::RateDecision;
@@ -107,10 +107,29 @@ pub async fn enforce_rate(
     }
 }
 
-/// The client IP as a rate-limit subject (SPEC §5: peer, or
-/// `X-Forwarded-For` behind a trusted proxy).
+/// The client IP as a rate-limit subject: the peer, or `X-Forwarded-For`
+/// behind a trusted proxy; an IPv6 client counts as its network of
+/// `EDGEAUTH_RATE_IPV6_PREFIX` bits (see `http::rate_subject`).
 pub fn client_ip(app: &App, req: &Request) -> String {
+    rate_subject(
+        req.client_ip(&app.config.trusted_proxies),
+        app.config.rate_ipv6_prefix,
+    )
+}
+
+/// The client's own address, as recorded with a session.
+pub fn client_address(app: &App, req: &Request) -> String {
     req.client_ip(&app.config.trusted_proxies).to_string()
+}
+
+/// Refuses a request authenticated by the refresh cookie that another site
+/// could have made the browser send (`403 invalid_origin`), before it acts.
+pub fn check_cookie_request(app: &App, req: &Request) -> ApiResult<()> {
+    if req.cookie_request_allowed(&app.config.cors_origins) {
+        Ok(())
+    } else {
+        Err(Error::InvalidOrigin)
+    }
 }
 
 /// An event about `user`, for the mail address `email` where one applies,

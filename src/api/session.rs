@@ -141,7 +141,7 @@ pub async fn start_session(
     delivery: Delivery,
 ) -> ApiResult<Response> {
     let family = Uuid::new_v4();
-    let ip = api::client_ip(app, req);
+    let ip = api::client_address(app, req);
     let meta = SessionMeta {
         user_agent: req.header_str("user-agent").unwrap_or(""),
         ip: &ip,
@@ -164,9 +164,11 @@ pub async fn start_session(
     token_response(app, account, family, 0, delivery)
 }
 
-/// The refresh token of a request: the cookie, else the JSON body.
-fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)>> {
+/// The refresh token of a request: the cookie, else the JSON body. A
+/// cookie counts only on a request no other site could have made.
+fn presented_refresh_token(app: &App, req: &Request) -> ApiResult<Option<(String, Delivery)>> {
     if let Some(cookie) = req.cookie(REFRESH_COOKIE) {
+        api::check_cookie_request(app, req)?;
         return Ok(Some((cookie, Delivery::Cookie)));
     }
     Ok(req
@@ -177,7 +179,7 @@ fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)
 /// `POST /auth/token/refresh` — rotation with a reuse grace (SPEC §3).
 /// Failures clear the cookie.
 pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
-    let presented = presented_refresh_token(req)?;
+    let presented = presented_refresh_token(app, req)?;
     refresh_presented(app, presented).await
 }
 
@@ -240,7 +242,7 @@ async fn rotate(app: &App, presented: Option<(String, Delivery)>) -> ApiResult<R
 
 /// `POST /auth/logout` — ends this device's family; 204 whatever the token.
 pub async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
-    let presented = presented_refresh_token(req)?.map(|(raw, _)| raw);
+    let presented = presented_refresh_token(app, req)?.map(|(raw, _)| raw);
     logout_presented(app, presented.as_deref(), LogoutScope::ThisDevice).await
 }
 
