@@ -23,6 +23,8 @@
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
+//! - `hardening_edges` — XFF hops with ports, IPv6 prefixes, device cookies, nosniff/no-store,
+//!   at+jwt, cross-site cookie POSTs, OpenSSL-readable keys, unknown variables
 //! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -43,6 +45,8 @@ mod email_change;
 mod fuzz_replay;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/hardening_edges.rs"]
+mod hardening_edges;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]

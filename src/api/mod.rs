@@ -158,9 +158,15 @@ fn token_digest(token: &str) -> [u8; 32] {
 /// attributes in the order SPEC §3 writes them:
 /// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/auth; Max-Age=…`.
 fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
-    let settings = &app.config.cookie;
     let max_age = value.map_or(0, |_| app.config.refresh_ttl.as_secs());
-    let mut cookie = format!("{REFRESH_COOKIE}={}; HttpOnly", value.unwrap_or(""));
+    cookie_header(app, REFRESH_COOKIE, value.unwrap_or(""), max_age)
+}
+
+/// `name=value` with the configured attributes (Secure, SameSite, Domain),
+/// `HttpOnly` and `Path=/auth`.
+fn cookie_header(app: &App, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let settings = &app.config.cookie;
+    let mut cookie = format!("{name}={value}; HttpOnly");
     if settings.secure {
         cookie.push_str("; Secure");
     }
@@ -176,6 +182,20 @@ fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
     // Tokens are base64url and the domain is checked by `config`, so this
     // always holds; an empty header is the harmless fallback.
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Name of the device cookie (`auth::device`): it marks a browser that
+/// signed in to an account with its password before.
+pub const DEVICE_COOKIE: &str = "edgeauth_device";
+
+/// How long a browser stays a known device of an account: a year.
+const DEVICE_COOKIE_MAX_AGE_SECS: u64 = 365 * 86_400;
+
+pub fn set_device_cookie(app: &App, response: &mut Response, value: &str) {
+    response.headers_mut().append(
+        SET_COOKIE,
+        cookie_header(app, DEVICE_COOKIE, value, DEVICE_COOKIE_MAX_AGE_SECS),
+    );
 }
 
 pub fn set_refresh_cookie(app: &App, response: &mut Response, token: &str) {
