@@ -811,6 +811,91 @@ mod tests {
     }
 
     #[test]
+    fn dev_listens_on_loopback_unless_told_otherwise() {
+        let dev = Config::from_map(&map(&[]), true).unwrap();
+        assert_eq!(dev.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(dev.admin_listen.to_string(), "127.0.0.1:9090");
+        let explicit = Config::from_map(
+            &map(&[
+                ("EDGEAUTH_LISTEN", "0.0.0.0:8000"),
+                ("EDGEAUTH_ADMIN_LISTEN", "0.0.0.0:9000"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(explicit.listen.to_string(), "0.0.0.0:8000");
+        assert_eq!(explicit.admin_listen.to_string(), "0.0.0.0:9000");
+        let err = Config::from_map(&map(&[("EDGEAUTH_LISTEN", "localhost")]), true).unwrap_err();
+        assert_eq!(err.var, "EDGEAUTH_LISTEN");
+    }
+
+    #[test]
+    fn ipv6_prefix_and_device_budget() {
+        let c = Config::from_map(&map(&minimal()), false).unwrap();
+        assert_eq!(c.rate_ipv6_prefix, 64);
+        assert_eq!(
+            c.rate_limits.login_per_device,
+            Some(RateLimit {
+                limit: 5,
+                window: Duration::from_secs(900)
+            })
+        );
+        for (value, ok) in [
+            ("1", true),
+            ("128", true),
+            ("56", true),
+            ("0", false),
+            ("129", false),
+        ] {
+            let mut pairs = minimal();
+            pairs.push(("EDGEAUTH_RATE_IPV6_PREFIX", value));
+            let parsed = Config::from_map(&map(&pairs), false);
+            assert_eq!(parsed.is_ok(), ok, "{value}");
+            if let Err(e) = parsed {
+                assert_eq!(e.var, "EDGEAUTH_RATE_IPV6_PREFIX");
+            }
+        }
+        let mut pairs = minimal();
+        pairs.push(("EDGEAUTH_RATE_LOGIN_PER_DEVICE", "off"));
+        let c = Config::from_map(&map(&pairs), false).unwrap();
+        assert_eq!(c.rate_limits.login_per_device, None);
+    }
+
+    #[test]
+    fn unknown_variables_name_the_closest_setting() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("EDGEAUTH_LOG", "EDGEAUTH_LOG"), 0);
+        let line = unknown_setting(["PATH", "EDGEAUTH_COOKIE_SECUR", "HOME"]).unwrap();
+        assert!(line.starts_with("EDGEAUTH_COOKIE_SECUR: "), "{line}");
+        assert!(
+            line.contains("did you mean EDGEAUTH_COOKIE_SECURE?"),
+            "{line}"
+        );
+        let line = unknown_setting(["EDGEAUTH_JWT_KEY_FILE"]).unwrap();
+        assert!(line.contains("EDGEAUTH_JWT_KEY_FILES?"), "{line}");
+        let line = unknown_setting(["EDGEAUTH_RATE_LOGIN_PER_MAIL"]).unwrap();
+        assert!(line.contains("EDGEAUTH_RATE_LOGIN_PER_EMAIL?"), "{line}");
+        // Settings, Kubernetes service links and the test suite's switches pass.
+        let fine: Vec<&str> = SETTINGS.iter().map(|s| s.var).collect();
+        assert_eq!(unknown_setting(fine), None);
+        assert_eq!(
+            unknown_setting([
+                "EDGEAUTH_SERVICE_HOST",
+                "EDGEAUTH_SERVICE_PORT",
+                "EDGEAUTH_SERVICE_PORT_HTTP",
+                "EDGEAUTH_PORT",
+                "EDGEAUTH_PORT_8080_TCP_PROTO",
+                "EDGEAUTH_TEST_REDIS",
+                "EDGEAUTHX",
+                "PATH",
+            ]),
+            None
+        );
+    }
+
+    #[test]
     fn cidr_membership() {
         let net: IpNet = "10.1.0.0/16".parse().unwrap();
         assert!(net.contains("10.1.200.3".parse().unwrap()));

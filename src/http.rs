@@ -180,7 +180,11 @@ impl Request {
             "http" => ":80",
             _ => return false,
         };
-        let strip = |a: &str| a.strip_suffix(default_port).unwrap_or(a).to_ascii_lowercase();
+        let strip = |a: &str| {
+            a.strip_suffix(default_port)
+                .unwrap_or(a)
+                .to_ascii_lowercase()
+        };
         !authority.is_empty() && strip(authority) == strip(host)
     }
 
@@ -409,9 +413,18 @@ mod tests {
         for (headers, ok) in [
             (vec![], true),
             (vec![("content-type", "application/json")], true),
-            (vec![("content-type", "Application/JSON; charset=utf-8")], true),
-            (vec![("content-type", "application/x-www-form-urlencoded")], false),
-            (vec![("content-type", "multipart/form-data; boundary=x")], false),
+            (
+                vec![("content-type", "Application/JSON; charset=utf-8")],
+                true,
+            ),
+            (
+                vec![("content-type", "application/x-www-form-urlencoded")],
+                false,
+            ),
+            (
+                vec![("content-type", "multipart/form-data; boundary=x")],
+                false,
+            ),
             (vec![("content-type", "text/plain")], false),
             (vec![("origin", "https://app.example")], true),
             (vec![("origin", "https://auth.example")], true),

@@ -147,7 +147,13 @@ mod tests {
                 "byte {i}"
             );
         }
-        for bad in ["", "x", &cookie[1..], &format!("{cookie}A"), &"A".repeat(500)] {
+        for bad in [
+            "",
+            "x",
+            &cookie[1..],
+            &format!("{cookie}A"),
+            &"A".repeat(500),
+        ] {
             assert_eq!(k.verify(bad, "a@example.com"), None, "{bad}");
         }
     }

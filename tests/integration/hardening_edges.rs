@@ -220,10 +220,18 @@ async fn a_device_cookie_lets_the_owner_in_through_an_email_lockout() {
         .find(|v| v.starts_with("edgeauth_device="))
         .expect("a device cookie")
         .to_owned();
-    for attribute in ["; HttpOnly", "; SameSite=Strict", "; Path=/auth", "; Max-Age=31536000"] {
+    for attribute in [
+        "; HttpOnly",
+        "; SameSite=Strict",
+        "; Path=/auth",
+        "; Max-Age=31536000",
+    ] {
         assert!(raw.contains(attribute), "{attribute} in {raw}");
     }
-    assert!(!raw.contains("Secure"), "test servers set COOKIE_SECURE=false: {raw}");
+    assert!(
+        !raw.contains("Secure"),
+        "test servers set COOKIE_SECURE=false: {raw}"
+    );
     let device = device_cookie(&r).unwrap();
 
     // The attack: ten wrong passwords from anywhere lock the email.
@@ -323,7 +331,11 @@ async fn a_device_has_its_own_small_failure_budget() {
 // ------------------------------------------------------------ hygiene headers
 
 fn assert_no_store(r: &Reply, what: &str) {
-    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"), "{what}");
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
     assert_eq!(r.header("pragma").as_deref(), Some("no-cache"), "{what}");
     assert_nosniff(r, what);
 }
@@ -357,8 +369,14 @@ async fn token_and_secret_answers_are_no_store_and_all_are_nosniff() {
     // Every answer of these routes, errors too.
     let ticket = "6f1c8a3e-1d2b-4c5d-8e9f-0a1b2c3d4e5f";
     for (path, body) in [
-        ("/auth/mfa/totp", json!({"ticket": ticket, "code": "123456"})),
-        ("/auth/mfa/recover", json!({"ticket": ticket, "code": "abcd-efgh"})),
+        (
+            "/auth/mfa/totp",
+            json!({"ticket": ticket, "code": "123456"}),
+        ),
+        (
+            "/auth/mfa/recover",
+            json!({"ticket": ticket, "code": "abcd-efgh"}),
+        ),
         ("/auth/mfa/recovery-codes", json!({"code": "123456"})),
         ("/auth/login", json!({"email": email, "password": WRONG})),
     ] {
@@ -447,12 +465,7 @@ async fn only_at_jwt_typed_tokens_are_access_tokens() {
 
 // ----------------------------------------------------- cross-site cookie POSTs
 
-async fn cookie_post(
-    s: &TestServer,
-    path: &str,
-    refresh: &str,
-    headers: &[(&str, &str)],
-) -> Reply {
+async fn cookie_post(s: &TestServer, path: &str, refresh: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = s
         .http
         .post(s.url(path))
@@ -526,7 +539,10 @@ async fn cookie_refresh_and_logout_refuse_cross_site_requests() {
         &s,
         "/auth/logout",
         &refresh,
-        &[("origin", &own_origin), ("content-type", "application/json")],
+        &[
+            ("origin", &own_origin),
+            ("content-type", "application/json"),
+        ],
     )
     .await;
     assert_eq!(r.status, 204, "{}", r.text);
@@ -569,7 +585,11 @@ fn keygen_writes_a_key_openssl_reads() {
     let x = URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();
-    assert_eq!(&spki[12..], &x[..], "OpenSSL and edgeauth derive the same public key");
+    assert_eq!(
+        &spki[12..],
+        &x[..],
+        "OpenSSL and edgeauth derive the same public key"
+    );
     let pair = signing_pair(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(pair.public_key().as_ref(), &x[..]);
 }
@@ -607,5 +627,8 @@ fn an_unknown_edgeauth_variable_exits_2_naming_the_closest_setting() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("edgeauth: EDGEAUTH_REDIS_URL:"), "{stderr}");
+    assert!(
+        stderr.starts_with("edgeauth: EDGEAUTH_REDIS_URL:"),
+        "{stderr}"
+    );
 }
