@@ -231,22 +231,13 @@ impl Request {
 /// IPv4-mapped IPv6 addresses come out as IPv4.
 pub fn parse_forwarded_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
-    let valid_port = |port: &str| !port.is_empty() && port.parse::<u16>().is_ok();
-    let ip = if let Some(rest) = hop.strip_prefix('[') {
-        let (addr, after) = rest.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(valid_port)) {
-            return None;
+    let ip = match (hop.parse::<IpAddr>(), hop.parse::<SocketAddr>()) {
+        (Ok(ip), _) => ip,
+        (_, Ok(socket)) => socket.ip(),
+        _ => {
+            let bracketed = hop.strip_prefix('[')?.strip_suffix(']')?;
+            IpAddr::V6(bracketed.parse().ok()?)
         }
-        IpAddr::V6(addr.parse().ok()?)
-    } else if let Ok(ip) = hop.parse::<IpAddr>() {
-        ip
-    } else {
-        // `v4:port`; a bare IPv6 address (several colons) was handled above.
-        let (addr, port) = hop.split_once(':')?;
-        if !valid_port(port) {
-            return None;
-        }
-        IpAddr::V4(addr.parse().ok()?)
     };
     Some(ip.to_canonical())
 }
