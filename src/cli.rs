@@ -24,7 +24,7 @@ fn command() -> Command {
             Arg::new("dev")
                 .long("dev")
                 .action(ArgAction::SetTrue)
-                .help("Zero-setup local mode: throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
+                .help("Zero-setup local mode: loopback only, throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
         );
     for s in SETTINGS {
         let help = match s.default {

@@ -98,9 +98,15 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Prefixes of `EDGEAUTH_*` variables that are not settings and are ignored:
 /// the ones Kubernetes injects for a Service named `edgeauth`
-/// (`EDGEAUTH_SERVICE_HOST`, `EDGEAUTH_PORT_8080_TCP`, ...) and the test
-/// suite's own switches (`EDGEAUTH_TEST_REDIS`).
-const IGNORED_PREFIXES: &[&str] = &["EDGEAUTH_SERVICE_", "EDGEAUTH_PORT", "EDGEAUTH_TEST_"];
+/// (`EDGEAUTH_SERVICE_HOST`, `EDGEAUTH_PORT_8080_TCP`, ...), and the test
+/// suite's and CI's own switches (`EDGEAUTH_TEST_REDIS`, `EDGEAUTH_CI_CACHE`),
+/// which the servers the tests start inherit.
+const IGNORED_PREFIXES: &[&str] = &[
+    "EDGEAUTH_SERVICE_",
+    "EDGEAUTH_PORT",
+    "EDGEAUTH_TEST_",
+    "EDGEAUTH_CI_",
+];
 
 /// The first of `names` (environment variable names) that looks like a
 /// setting (`EDGEAUTH_…`) but is none, as one line naming it and the
@@ -888,6 +894,7 @@ mod tests {
                 "EDGEAUTH_PORT",
                 "EDGEAUTH_PORT_8080_TCP_PROTO",
                 "EDGEAUTH_TEST_REDIS",
+                "EDGEAUTH_CI_CACHE",
                 "EDGEAUTHX",
                 "PATH",
             ]),

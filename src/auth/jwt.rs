@@ -804,6 +804,24 @@ mod tests {
     }
 
     #[test]
+    fn generated_keys_are_pkcs8_v1_and_load() {
+        let pem = generate_pkcs8_pem().unwrap();
+        let der = pem_to_der(&pem).unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[..16], PKCS8_V1_ED25519_PREFIX);
+        let keys = JwtKeys::from_pems(std::slice::from_ref(&pem)).unwrap();
+        // The seed is the whole key: the same seed written by hand gives the same key.
+        let again = JwtKeys::from_pems(&[v1_pem(&der[16..])]).unwrap();
+        assert_eq!(keys.signing_kid(), again.signing_kid());
+        assert_ne!(
+            keys.signing_kid(),
+            JwtKeys::from_pems(&[generate_pkcs8_pem().unwrap()])
+                .unwrap()
+                .signing_kid()
+        );
+    }
+
+    #[test]
     fn jti_is_random_base64url() {
         let a = random_jti().unwrap();
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 16);
