@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use uuid::Uuid;
 
+use crate::auth::device::{DEVICE_INFO, DeviceKeys};
 use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};
 use crate::auth::keys::DataKeys;
 use crate::auth::recovery::RecoveryHasher;
@@ -36,6 +37,8 @@ pub struct Inner {
     pub store: Store,
     pub jwt: JwtKeys,
     pub refresh_keys: RefreshKeys,
+    /// Authenticates device cookies (`auth::device`).
+    pub device_keys: DeviceKeys,
     /// Seals TOTP secrets at rest.
     pub sealer: Sealer,
     /// Keyed hashes of recovery codes.
@@ -166,6 +169,7 @@ impl App {
             jwks: Bytes::from(jwt.jwks_json()),
             verified_tokens: TtlCache::new(config.verify_cache_entries),
             refresh_keys: data_keys.refresh_keys(),
+            device_keys: DeviceKeys::new(data_keys.seal_key_material(DEVICE_INFO)),
             sealer: data_keys.totp_sealer(),
             recovery: data_keys.recovery_hasher(),
             jwt,

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::app::{App, BuildError};
 use crate::auth::jwt::generate_pkcs8_pem;
 use crate::auth::keys::generate_data_key_base64;
-use crate::config::{Config, RedisTarget, SETTINGS};
+use crate::config::{Config, RedisTarget, SETTINGS, unknown_setting};
 use crate::dev::ThrowawayRedis;
 use crate::rekey::{self, RekeyError};
 use crate::server;
@@ -26,7 +26,7 @@ fn command() -> Command {
             Arg::new("dev")
                 .long("dev")
                 .action(ArgAction::SetTrue)
-                .help("Zero-setup local mode: throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
+                .help("Zero-setup local mode: loopback only, throwaway redis-server, ephemeral keys, non-Secure cookie, events printed"),
         );
     serve = with_settings(serve);
     let rekey = with_settings(Command::new("rekey").about(
@@ -165,6 +165,13 @@ fn write_secret_file(path: &str, contents: &[u8]) -> std::io::Result<()> {
 
 fn serve(m: &ArgMatches) -> ExitCode {
     let dev = m.get_flag("dev");
+    let names: Vec<String> = std::env::vars_os()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect();
+    if let Some(line) = unknown_setting(names.iter().map(String::as_str)) {
+        eprintln!("edgeauth: {line}");
+        return ExitCode::from(2);
+    }
     let config = match Config::parse(&|var| m.get_one::<String>(var).cloned(), dev) {
         Ok(config) => config,
         Err(e) => {

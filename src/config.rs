@@ -42,8 +42,8 @@ const fn setting(
 /// README list them.
 #[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
-    setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address"),
-    setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics)"),
+    setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address (--dev: 127.0.0.1:8080)"),
+    setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics; --dev: 127.0.0.1:9090)"),
     setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
     setting("EDGEAUTH_REDIS_CLUSTER_NODES", "redis-cluster-nodes", None, "Redis Cluster seed node URLs, comma-separated; when set, edgeauth uses the cluster and ignores EDGEAUTH_REDIS_URL"),
     setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
@@ -79,12 +79,14 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
     setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
     setting("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "rate-login-per-email", Some("10/15m"), "Failed logins allowed per email (N/DURATION, or off)"),
+    setting("EDGEAUTH_RATE_LOGIN_PER_DEVICE", "rate-login-per-device", Some("5/15m"), "Failed logins allowed per trusted device (a device cookie from an earlier sign-in to that email); such logins skip the per-email limit"),
     setting("EDGEAUTH_RATE_LOGIN_PER_IP", "rate-login-per-ip", Some("100/5m"), "Login attempts allowed per client IP"),
     setting("EDGEAUTH_RATE_REGISTER_PER_IP", "rate-register-per-ip", Some("20/1h"), "Registrations allowed per client IP"),
     setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "rate-activate-request-per-ip", Some("10/1h"), "Activation-ticket requests allowed per client IP"),
     setting("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "rate-email-request-per-account", Some("5/1h"), "Email-change requests allowed per account"),
     setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
     setting("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "rate-mfa-per-account", Some("10/1h"), "Wrong TOTP or recovery codes allowed per account, all MFA endpoints together; past it even a right code is refused"),
+    setting("EDGEAUTH_RATE_IPV6_PREFIX", "rate-ipv6-prefix", Some("64"), "Per-IP limits count an IPv6 client by this network prefix length (1-128)"),
     setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
     setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
     setting("EDGEAUTH_HBP_COMPAT", "hbp-compat", Some("false"), "Serve the routes and options of Hasura Backend Plus clients (nhost-js-sdk 2.x); puts refresh tokens in URLs"),
@@ -96,6 +98,55 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_SHUTDOWN_GRACE", "shutdown-grace", Some("25s"), "How long in-flight requests may finish after SIGTERM"),
     setting("EDGEAUTH_LOG", "log", Some("info"), "Log level or tracing filter"),
 ];
+
+/// Prefixes of `EDGEAUTH_*` variables that are not settings and are ignored:
+/// the ones Kubernetes injects for a Service named `edgeauth`
+/// (`EDGEAUTH_SERVICE_HOST`, `EDGEAUTH_PORT_8080_TCP`, ...), and the test
+/// suite's and CI's own switches (`EDGEAUTH_TEST_REDIS`, `EDGEAUTH_CI_CACHE`),
+/// which the servers the tests start inherit.
+const IGNORED_PREFIXES: &[&str] = &[
+    "EDGEAUTH_SERVICE_",
+    "EDGEAUTH_PORT",
+    "EDGEAUTH_TEST_",
+    "EDGEAUTH_CI_",
+];
+
+/// The first of `names` (environment variable names) that looks like a
+/// setting (`EDGEAUTH_…`) but is none, as one line naming it and the
+/// closest known setting: a typo such as `EDGEAUTH_COOKIE_SECUR` would
+/// otherwise be silently ignored and leave the default in force.
+pub fn unknown_setting<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let unknown = names.into_iter().find(|name| {
+        name.starts_with("EDGEAUTH_")
+            && !SETTINGS.iter().any(|s| s.var == *name)
+            && !IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+    })?;
+    let closest = SETTINGS
+        .iter()
+        .min_by_key(|s| edit_distance(unknown, s.var))
+        .map_or("", |s| s.var);
+    Some(format!(
+        "{unknown}: unknown setting (did you mean {closest}?); `edgeauth serve --help` lists them"
+    ))
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) between two
+/// strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    // `row[j]`: the distance between the prefix of `a` seen so far and `b[..j]`.
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
 
 /// A setting whose value could not be used. Displays as one line naming the
 /// variable.
@@ -214,6 +265,9 @@ pub fn parse_rate(v: &str) -> Result<Option<RateLimit>, String> {
 pub struct RateLimits {
     /// Failed logins per email (a successful login does not count).
     pub login_per_email: Option<RateLimit>,
+    /// Failed logins per trusted device (device cookie), which replace the
+    /// per-email count for that device's logins.
+    pub login_per_device: Option<RateLimit>,
     /// Login attempts per client IP.
     pub login_per_ip: Option<RateLimit>,
     pub register_per_ip: Option<RateLimit>,
@@ -271,6 +325,9 @@ pub struct Config {
     pub password_max_length: usize,
     pub mfa_issuer: String,
     pub rate_limits: RateLimits,
+    /// Per-IP limits count an IPv6 client by its network of this prefix
+    /// length: one host usually holds a whole /64.
+    pub rate_ipv6_prefix: u8,
     pub trusted_proxies: Vec<IpNet>,
     pub cors_origins: Vec<String>,
     /// HBP client compatibility (`api::compat`).
@@ -504,6 +561,13 @@ impl Config {
                 message,
             })?;
 
+        // --dev is for a person's own machine: unless told otherwise it
+        // listens on loopback only, never on every interface.
+        let listen = |var: &'static str, dev_default: &str| match r.explicit(var) {
+            None if dev => parse_addr(dev_default).map_err(|message| ConfigError { var, message }),
+            _ => r.required(var, parse_addr),
+        };
+
         let refresh_reuse_grace = duration("EDGEAUTH_REFRESH_REUSE_GRACE")?;
         let refresh_ttl = positive_duration("EDGEAUTH_REFRESH_TTL")?;
         if refresh_reuse_grace >= refresh_ttl {
@@ -515,8 +579,8 @@ impl Config {
 
         Ok(Config {
             dev,
-            listen: r.required("EDGEAUTH_LISTEN", parse_addr)?,
-            admin_listen: r.required("EDGEAUTH_ADMIN_LISTEN", parse_addr)?,
+            listen: listen("EDGEAUTH_LISTEN", "127.0.0.1:8080")?,
+            admin_listen: listen("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:9090")?,
             redis,
             redis_cluster_nodes,
             redis_prefix: r.string("EDGEAUTH_REDIS_PREFIX")?,
@@ -575,6 +639,7 @@ impl Config {
             mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
             rate_limits: RateLimits {
                 login_per_email: r.required("EDGEAUTH_RATE_LOGIN_PER_EMAIL", parse_rate)?,
+                login_per_device: r.required("EDGEAUTH_RATE_LOGIN_PER_DEVICE", parse_rate)?,
                 login_per_ip: r.required("EDGEAUTH_RATE_LOGIN_PER_IP", parse_rate)?,
                 register_per_ip: r.required("EDGEAUTH_RATE_REGISTER_PER_IP", parse_rate)?,
                 activate_request_per_ip: r
@@ -585,6 +650,7 @@ impl Config {
                     .required("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", parse_rate)?,
                 mfa_per_account: r.required("EDGEAUTH_RATE_MFA_PER_ACCOUNT", parse_rate)?,
             },
+            rate_ipv6_prefix: r.bounded("EDGEAUTH_RATE_IPV6_PREFIX", 1, 128)? as u8,
             trusted_proxies,
             cors_origins: r.list("EDGEAUTH_CORS_ORIGINS"),
             hbp_compat: r.required("EDGEAUTH_HBP_COMPAT", parse_bool)?,
@@ -763,6 +829,92 @@ mod tests {
                 var
             );
         }
+    }
+
+    #[test]
+    fn dev_listens_on_loopback_unless_told_otherwise() {
+        let dev = Config::from_map(&map(&[]), true).unwrap();
+        assert_eq!(dev.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(dev.admin_listen.to_string(), "127.0.0.1:9090");
+        let explicit = Config::from_map(
+            &map(&[
+                ("EDGEAUTH_LISTEN", "0.0.0.0:8000"),
+                ("EDGEAUTH_ADMIN_LISTEN", "0.0.0.0:9000"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(explicit.listen.to_string(), "0.0.0.0:8000");
+        assert_eq!(explicit.admin_listen.to_string(), "0.0.0.0:9000");
+        let err = Config::from_map(&map(&[("EDGEAUTH_LISTEN", "localhost")]), true).unwrap_err();
+        assert_eq!(err.var, "EDGEAUTH_LISTEN");
+    }
+
+    #[test]
+    fn ipv6_prefix_and_device_budget() {
+        let c = Config::from_map(&map(&minimal()), false).unwrap();
+        assert_eq!(c.rate_ipv6_prefix, 64);
+        assert_eq!(
+            c.rate_limits.login_per_device,
+            Some(RateLimit {
+                limit: 5,
+                window: Duration::from_secs(900)
+            })
+        );
+        for (value, ok) in [
+            ("1", true),
+            ("128", true),
+            ("56", true),
+            ("0", false),
+            ("129", false),
+        ] {
+            let mut pairs = minimal();
+            pairs.push(("EDGEAUTH_RATE_IPV6_PREFIX", value));
+            let parsed = Config::from_map(&map(&pairs), false);
+            assert_eq!(parsed.is_ok(), ok, "{value}");
+            if let Err(e) = parsed {
+                assert_eq!(e.var, "EDGEAUTH_RATE_IPV6_PREFIX");
+            }
+        }
+        let mut pairs = minimal();
+        pairs.push(("EDGEAUTH_RATE_LOGIN_PER_DEVICE", "off"));
+        let c = Config::from_map(&map(&pairs), false).unwrap();
+        assert_eq!(c.rate_limits.login_per_device, None);
+    }
+
+    #[test]
+    fn unknown_variables_name_the_closest_setting() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("EDGEAUTH_LOG", "EDGEAUTH_LOG"), 0);
+        let line = unknown_setting(["PATH", "EDGEAUTH_COOKIE_SECUR", "HOME"]).unwrap();
+        assert!(line.starts_with("EDGEAUTH_COOKIE_SECUR: "), "{line}");
+        assert!(
+            line.contains("did you mean EDGEAUTH_COOKIE_SECURE?"),
+            "{line}"
+        );
+        let line = unknown_setting(["EDGEAUTH_JWT_KEY_FILE"]).unwrap();
+        assert!(line.contains("EDGEAUTH_JWT_KEY_FILES?"), "{line}");
+        let line = unknown_setting(["EDGEAUTH_RATE_LOGIN_PER_MAIL"]).unwrap();
+        assert!(line.contains("EDGEAUTH_RATE_LOGIN_PER_EMAIL?"), "{line}");
+        // Settings, Kubernetes service links and the test suite's switches pass.
+        let fine: Vec<&str> = SETTINGS.iter().map(|s| s.var).collect();
+        assert_eq!(unknown_setting(fine), None);
+        assert_eq!(
+            unknown_setting([
+                "EDGEAUTH_SERVICE_HOST",
+                "EDGEAUTH_SERVICE_PORT",
+                "EDGEAUTH_SERVICE_PORT_HTTP",
+                "EDGEAUTH_PORT",
+                "EDGEAUTH_PORT_8080_TCP_PROTO",
+                "EDGEAUTH_TEST_REDIS",
+                "EDGEAUTH_CI_CACHE",
+                "EDGEAUTHX",
+                "PATH",
+            ]),
+            None
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum Error {
     EmailTaken,
     /// A sensitive change needs a recent sign-in or the current password.
     ReauthenticationRequired,
+    /// A cookie-authenticated request that another site could have made a
+    /// browser send (see `http::Request::cookie_request_allowed`).
+    InvalidOrigin,
     RateLimited {
         retry_after_secs: u64,
     },
@@ -118,6 +121,12 @@ impl Error {
                 StatusCode::FORBIDDEN,
                 "reauthentication_required",
                 "Sign in again or confirm your password to do this.",
+            ),
+            InvalidOrigin => (
+                StatusCode::FORBIDDEN,
+                "invalid_origin",
+                "A request authenticated by the refresh cookie must come from this site or an \
+                 allowed origin and, when it declares a body type, declare application/json.",
             ),
             RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,

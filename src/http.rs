@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue};
+use hyper::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue, ORIGIN,
+};
 use hyper::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -136,6 +138,56 @@ impl Request {
             .map(|c| c.value().to_owned())
     }
 
+    /// Whether a request that authenticates with a cookie (the refresh
+    /// cookie on refresh and logout) may act, so another site cannot make a
+    /// browser send it (cross-site request forgery). Refused:
+    /// - a `Content-Type` other than `application/json`: the types an HTML
+    ///   form or a CORS-free `fetch` can send (`application/x-www-form-urlencoded`,
+    ///   `multipart/form-data`, `text/plain`); no `Content-Type` at all is
+    ///   fine, as simple clients send (a browser sending none still sends
+    ///   `Origin` on every POST);
+    /// - an `Origin` that is neither this server's own (its host and port
+    ///   equal the `Host` header) nor one of `allowed_origins` (exact).
+    pub fn cookie_request_allowed(&self, allowed_origins: &[String]) -> bool {
+        let content_type_ok = self
+            .headers
+            .get(CONTENT_TYPE)
+            .is_none_or(|v| is_json_content_type(Some(v)));
+        let origin_ok = match self.headers.get(ORIGIN) {
+            None => true,
+            Some(origin) => {
+                allowed_origins
+                    .iter()
+                    .any(|o| o.as_bytes() == origin.as_bytes())
+                    || self.is_own_origin(origin)
+            }
+        };
+        content_type_ok && origin_ok
+    }
+
+    /// Whether `origin` (`scheme://host[:port]`) names the host the request
+    /// was sent to. The scheme is not compared: behind a TLS-terminating
+    /// proxy this server cannot know it.
+    fn is_own_origin(&self, origin: &HeaderValue) -> bool {
+        let (Ok(origin), Some(host)) = (origin.to_str(), self.header_str("host")) else {
+            return false;
+        };
+        let Some((scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "https" => ":443",
+            "http" => ":80",
+            _ => return false,
+        };
+        let strip = |a: &str| {
+            a.strip_suffix(default_port)
+                .unwrap_or(a)
+                .to_ascii_lowercase()
+        };
+        !authority.is_empty() && strip(authority) == strip(host)
+    }
+
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -143,25 +195,67 @@ impl Request {
     /// The client's address: the peer, or — when the peer is a trusted
     /// proxy — the right-most `X-Forwarded-For` hop that is not itself a
     /// trusted proxy (left-most hops are written by the client and can lie).
+    ///
+    /// Hops may carry a port (`203.0.113.5:41234`, `[2001:db8::1]:443`).
+    /// Walking from the right, a hop that does not parse (`unknown`, an
+    /// obfuscated name, garbage) ends the walk: the nearest trusted proxy
+    /// seen so far is taken as the client. Skipping it instead would hand
+    /// the choice to whatever the client wrote further left.
     pub fn client_ip(&self, trusted: &[IpNet]) -> IpAddr {
         let peer = self.peer.ip().to_canonical();
         let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
         if !is_trusted(peer) {
             return peer;
         }
-        let hops: Vec<IpAddr> = self
+        let hops: Vec<&str> = self
             .headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or(""))
             .flat_map(|v| v.split(','))
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .map(|ip| ip.to_canonical())
             .collect();
-        hops.into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip))
-            .unwrap_or(peer)
+        let mut nearest_trusted = peer;
+        for hop in hops.into_iter().rev() {
+            match parse_forwarded_hop(hop) {
+                Some(ip) if is_trusted(ip) => nearest_trusted = ip,
+                Some(ip) => return ip,
+                None => return nearest_trusted,
+            }
+        }
+        nearest_trusted
+    }
+}
+
+/// One `X-Forwarded-For` hop: `1.2.3.4`, `1.2.3.4:port`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:port`, around optional spaces;
+/// IPv4-mapped IPv6 addresses come out as IPv4.
+pub fn parse_forwarded_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let ip = match (hop.parse::<IpAddr>(), hop.parse::<SocketAddr>()) {
+        (Ok(ip), _) => ip,
+        (_, Ok(socket)) => socket.ip(),
+        _ => {
+            let bracketed = hop.strip_prefix('[')?.strip_suffix(']')?;
+            IpAddr::V6(bracketed.parse().ok()?)
+        }
+    };
+    Some(ip.to_canonical())
+}
+
+/// The subject of per-IP rate limits for a client address: an IPv4
+/// address as itself, an IPv6 address as its network of `v6_prefix` bits
+/// (`2001:db8:1:2::/64`), since one host is commonly handed a whole /64 and
+/// could otherwise take a fresh budget with every address of it.
+/// IPv4-mapped IPv6 addresses count as IPv4.
+pub fn rate_subject(ip: IpAddr, v6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = v6_prefix.clamp(1, 128);
+            let mask = u128::MAX << (128 - u32::from(prefix));
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{network}/{prefix}")
+        }
     }
 }
 
@@ -252,6 +346,100 @@ mod tests {
             "10.0.0.1:5000",
         );
         assert_eq!(proxied.client_ip(&trusted).to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn forwarded_hops_with_ports_and_unparsable_hops() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        for (xff, client) in [
+            ("6.6.6.6, 203.0.113.5:41234", "203.0.113.5"),
+            ("6.6.6.6, [2001:db8::1]:443", "2001:db8::1"),
+            ("6.6.6.6, [2001:db8::1]", "2001:db8::1"),
+            ("6.6.6.6, 2001:db8::1", "2001:db8::1"),
+            ("6.6.6.6, ::ffff:198.51.100.7", "198.51.100.7"),
+            ("6.6.6.6, 198.51.100.7, 10.0.0.2:80", "198.51.100.7"),
+            // Unparsable: the nearest trusted proxy is the client, never 6.6.6.6.
+            ("6.6.6.6, unknown", "10.0.0.1"),
+            ("6.6.6.6, unknown, 10.0.0.2", "10.0.0.2"),
+            ("6.6.6.6, 203.0.113.5:99999", "10.0.0.1"),
+            ("6.6.6.6, 203.0.113.5:", "10.0.0.1"),
+            ("6.6.6.6, [2001:db8::1]x", "10.0.0.1"),
+            ("6.6.6.6, _hidden", "10.0.0.1"),
+            ("6.6.6.6,", "10.0.0.1"),
+            ("", "10.0.0.1"),
+        ] {
+            let r = request_with(&[("x-forwarded-for", xff)], "10.0.0.1:5000");
+            assert_eq!(r.client_ip(&trusted).to_string(), client, "{xff:?}");
+        }
+        // Two headers read as one list, in order.
+        let r = request_with(
+            &[
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-forwarded-for", "unknown, 10.0.0.3"),
+            ],
+            "10.0.0.1:5000",
+        );
+        assert_eq!(r.client_ip(&trusted).to_string(), "10.0.0.3");
+    }
+
+    #[test]
+    fn ipv6_rate_subjects_are_networks() {
+        let subject = |ip: &str, prefix| rate_subject(ip.parse().unwrap(), prefix);
+        assert_eq!(subject("203.0.113.5", 64), "203.0.113.5");
+        assert_eq!(subject("::ffff:203.0.113.5", 64), "203.0.113.5");
+        assert_eq!(subject("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(subject("2001:db8:1:2:ffff::9", 64), "2001:db8:1:2::/64");
+        assert_eq!(subject("2001:db8:1:3::1", 64), "2001:db8:1:3::/64");
+        assert_eq!(subject("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+        assert_eq!(
+            subject("2001:db8:1:2:aaaa::1", 128),
+            "2001:db8:1:2:aaaa::1/128"
+        );
+        assert_eq!(subject("2001:db8::1", 1), "::/1");
+    }
+
+    #[test]
+    fn cookie_requests_from_other_sites_are_refused() {
+        let allowed = vec!["https://app.example".to_owned()];
+        for (headers, ok) in [
+            (vec![], true),
+            (vec![("content-type", "application/json")], true),
+            (
+                vec![("content-type", "Application/JSON; charset=utf-8")],
+                true,
+            ),
+            (
+                vec![("content-type", "application/x-www-form-urlencoded")],
+                false,
+            ),
+            (
+                vec![("content-type", "multipart/form-data; boundary=x")],
+                false,
+            ),
+            (vec![("content-type", "text/plain")], false),
+            (vec![("origin", "https://app.example")], true),
+            (vec![("origin", "https://auth.example")], true),
+            (vec![("origin", "http://auth.example:80")], true),
+            (vec![("origin", "https://AUTH.example:443")], true),
+            (vec![("origin", "https://auth.example:8443")], false),
+            (vec![("origin", "https://evil.example")], false),
+            (vec![("origin", "null")], false),
+            (vec![("origin", "https://app.example.evil")], false),
+            (
+                vec![
+                    ("origin", "https://app.example"),
+                    ("content-type", "text/plain"),
+                ],
+                false,
+            ),
+        ] {
+            let mut all = headers.clone();
+            all.push(("host", "auth.example"));
+            let r = request_with(&all, "127.0.0.1:1");
+            assert_eq!(r.cookie_request_allowed(&allowed), ok, "{headers:?}");
+        }
+        let no_host = request_with(&[("origin", "https://auth.example")], "127.0.0.1:1");
+        assert!(!no_host.cookie_request_allowed(&allowed));
     }
 
     #[test]

@@ -191,6 +191,26 @@ impl Route {
     }
 }
 
+/// The paths whose answers hand out tokens or secrets (access and refresh
+/// tokens, TOTP secrets, recovery codes): every answer on them, from either
+/// routing table, carries `Cache-Control: no-store` (RFC 6749 §5.1), so no
+/// browser or proxy cache keeps a copy.
+const NO_STORE_PATHS: &[&str] = &[
+    "/auth/login",
+    "/auth/mfa/totp",
+    "/auth/mfa/recover",
+    "/auth/token/refresh",
+    "/auth/mfa/generate",
+    "/auth/mfa/recovery-codes",
+];
+
+impl Route {
+    /// Whether answers on this route must never be stored by a cache.
+    pub fn no_store(self) -> bool {
+        NO_STORE_PATHS.contains(&self.template())
+    }
+}
+
 /// Whether `method` is among those of an `Allow` value.
 fn accepts(allow: &str, method: &Method) -> bool {
     allow.split(", ").any(|m| m == method.as_str())

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{CACHE_CONTROL, HeaderValue, PRAGMA, X_CONTENT_TYPE_OPTIONS};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -243,6 +243,19 @@ fn request_id(req: &hyper::Request<Incoming>) -> HeaderValue {
         })
 }
 
+/// Headers every answer carries: `X-Content-Type-Options: nosniff` (a
+/// browser never reinterprets a JSON or text body as something it would
+/// run), and on the routes that hand out tokens or secrets
+/// `Cache-Control: no-store` (with `Pragma: no-cache` for HTTP/1.0 caches).
+fn hygiene_headers(response: &mut Response, route: Option<Route>) {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if route.is_some_and(Route::no_store) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+}
+
 /// One request: route, read the body, run the handler under the request
 /// deadline, map errors, tag with the request id, log one line.
 async fn handle(
@@ -283,6 +296,7 @@ async fn handle(
     if let Some(origin) = origin {
         cors::decorate(&mut response, origin);
     }
+    hygiene_headers(&mut response, route_kind);
     let elapsed = started.elapsed();
     app.metrics
         .observe_request(template, &method, response.status(), elapsed);

@@ -26,6 +26,8 @@
 //! - `abuse`       — rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
 //! - `hardening_credentials` — credential version vs. in-flight sign-ins, MFA ticket cap, re-authentication (`auth_time`), refresh max age
 //! - `hardening_mfa` — one per-account budget of failed second factors; re-sealing under a new data key (`rekey`)
+//! - `hardening_edges` — XFF hops with ports, IPv6 prefixes, device cookies, nosniff/no-store,
+//!   at+jwt, cross-site cookie POSTs, OpenSSL-readable keys, unknown variables
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,6 +51,8 @@ mod gateway;
 mod hardening_credentials;
 #[path = "integration/hardening_mfa.rs"]
 mod hardening_mfa;
+#[path = "integration/hardening_edges.rs"]
+mod hardening_edges;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]

@@ -394,7 +394,8 @@ fn mutate(token: &[u8], ops: &[u8]) -> Vec<u8> {
 /// `Cookie` headers and `X-Forwarded-For` hops. Checked against plain re-statements of the
 /// rules: `bearer_token` (case-insensitive `Bearer `, trimmed, non-empty), `cookie` (first
 /// `name=value` pair across headers, pairs split at `;`, both sides trimmed, nameless pairs
-/// skipped) and `client_ip` (right-most untrusted hop behind a trusted peer).
+/// skipped) and `client_ip` (right-most untrusted hop behind a trusted peer, stopping at the
+/// nearest trusted proxy at a hop that does not parse).
 pub fn cookie(data: &[u8]) {
     let values: Vec<HeaderValue> = data
         .split(|b| *b == b'\n')
@@ -439,24 +440,41 @@ pub fn cookie(data: &[u8]) {
         .iter()
         .filter_map(|n| n.parse().ok())
         .collect();
-    let ip = req.client_ip(&trusted);
-    let peer = req.peer.ip();
-    if ip != peer {
-        assert!(
-            !trusted.iter().any(|n| n.contains(ip)),
-            "trusted hop {ip} chosen"
-        );
-        let hops: Vec<IpAddr> = texts
-            .iter()
-            .flat_map(|t| t.split(','))
-            .filter_map(|h| h.trim().parse::<IpAddr>().ok())
-            .map(|h| h.to_canonical())
-            .collect();
-        assert_eq!(
-            hops.iter()
-                .rev()
-                .find(|h| !trusted.iter().any(|n| n.contains(**h))),
-            Some(&ip)
-        );
+    // Walking from the right behind the trusted peer: a trusted hop is
+    // passed (and remembered), the first untrusted one is the client, and a
+    // hop that does not parse (a non-UTF-8 header counts as one) stops the
+    // walk at the nearest trusted proxy.
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let parse = |h: &str| -> Option<IpAddr> {
+        let h = h.trim();
+        let ip = h
+            .parse::<IpAddr>()
+            .or_else(|_| h.parse::<SocketAddr>().map(|s| s.ip()))
+            .ok()
+            .or_else(|| {
+                let inner = h.strip_prefix('[')?.strip_suffix(']')?;
+                inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+            })?;
+        Some(ip.to_canonical())
+    };
+    let hops: Vec<Option<IpAddr>> = values
+        .iter()
+        .flat_map(|v| match v.to_str() {
+            Ok(t) => t.split(',').map(parse).collect(),
+            Err(_) => vec![None],
+        })
+        .collect();
+    let peer = req.peer.ip().to_canonical();
+    let mut expected = peer;
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(*ip) => expected = *ip,
+            Some(ip) => {
+                expected = *ip;
+                break;
+            }
+            None => break,
+        }
     }
+    assert_eq!(req.client_ip(&trusted), expected, "{texts:?}");
 }

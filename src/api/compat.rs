@@ -148,8 +148,11 @@ struct LogoutBody {
 async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
     let body = req.optional_json::<LogoutBody>()?;
     let all = body.as_ref().is_some_and(|b| b.all);
-    let raw = req
-        .cookie(REFRESH_COOKIE)
+    let cookie = req.cookie(REFRESH_COOKIE);
+    if cookie.is_some() {
+        super::check_cookie_request(app, req)?;
+    }
+    let raw = cookie
         .or_else(|| query_param(req, "refresh_token"))
         .or_else(|| body.and_then(|b| b.refresh_token));
     let scope = if all {

@@ -24,7 +24,7 @@ use crate::auth::refresh::RefreshToken;
 use crate::clock;
 use crate::config::{RateLimit, SameSite};
 use crate::error::{ApiResult, Error};
-use crate::http::{Request, Response, json_response};
+use crate::http::{Request, Response, json_response, rate_subject};
 use crate::metrics::Outcome;
 use crate::store::events::{Event, EventKind};
 use crate::store::rate::RateDecision;
@@ -172,10 +172,29 @@ pub async fn enforce_rate(
     }
 }
 
-/// The client IP as a rate-limit subject (SPEC §5: peer, or
-/// `X-Forwarded-For` behind a trusted proxy).
+/// The client IP as a rate-limit subject: the peer, or `X-Forwarded-For`
+/// behind a trusted proxy; an IPv6 client counts as its network of
+/// `EDGEAUTH_RATE_IPV6_PREFIX` bits (see `http::rate_subject`).
 pub fn client_ip(app: &App, req: &Request) -> String {
+    rate_subject(
+        req.client_ip(&app.config.trusted_proxies),
+        app.config.rate_ipv6_prefix,
+    )
+}
+
+/// The client's own address, as recorded with a session.
+pub fn client_address(app: &App, req: &Request) -> String {
     req.client_ip(&app.config.trusted_proxies).to_string()
+}
+
+/// Refuses a request authenticated by the refresh cookie that another site
+/// could have made the browser send (`403 invalid_origin`), before it acts.
+pub fn check_cookie_request(app: &App, req: &Request) -> ApiResult<()> {
+    if req.cookie_request_allowed(&app.config.cors_origins) {
+        Ok(())
+    } else {
+        Err(Error::InvalidOrigin)
+    }
 }
 
 /// An event about `user`, for the mail address `email` where one applies,
@@ -204,9 +223,15 @@ fn token_digest(token: &str) -> [u8; 32] {
 /// attributes in the order SPEC §3 writes them:
 /// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/auth; Max-Age=…`.
 fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
-    let settings = &app.config.cookie;
     let max_age = value.map_or(0, |_| app.config.refresh_ttl.as_secs());
-    let mut cookie = format!("{REFRESH_COOKIE}={}; HttpOnly", value.unwrap_or(""));
+    cookie_header(app, REFRESH_COOKIE, value.unwrap_or(""), max_age)
+}
+
+/// `name=value` with the configured attributes (Secure, SameSite, Domain),
+/// `HttpOnly` and `Path=/auth`.
+fn cookie_header(app: &App, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let settings = &app.config.cookie;
+    let mut cookie = format!("{name}={value}; HttpOnly");
     if settings.secure {
         cookie.push_str("; Secure");
     }
@@ -222,6 +247,20 @@ fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
     // Tokens are base64url and the domain is checked by `config`, so this
     // always holds; an empty header is the harmless fallback.
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Name of the device cookie (`auth::device`): it marks a browser that
+/// signed in to an account with its password before.
+pub const DEVICE_COOKIE: &str = "edgeauth_device";
+
+/// How long a browser stays a known device of an account: a year.
+const DEVICE_COOKIE_MAX_AGE_SECS: u64 = 365 * 86_400;
+
+pub fn set_device_cookie(app: &App, response: &mut Response, value: &str) {
+    response.headers_mut().append(
+        SET_COOKIE,
+        cookie_header(app, DEVICE_COOKIE, value, DEVICE_COOKIE_MAX_AGE_SECS),
+    );
 }
 
 pub fn set_refresh_cookie(app: &App, response: &mut Response, token: &str) {

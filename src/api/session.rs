@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::account::{Credentials, valid_email};
-use crate::api::{self, Delivery, REFRESH_COOKIE, clear_refresh_cookie, mfa, token_response};
+use crate::api::{
+    self, DEVICE_COOKIE, Delivery, REFRESH_COOKIE, clear_refresh_cookie, mfa, token_response,
+};
 use crate::app::App;
+use crate::auth::device::DeviceId;
 use crate::auth::password::needs_rehash;
 use crate::auth::refresh::RefreshToken;
 use crate::clock;
+use crate::config::RateLimit;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
 use crate::metrics::Outcome;
@@ -49,16 +53,35 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
         true,
     )
     .await?;
-    // Failed logins per email: every attempt takes a slot before its
-    // password is checked (looking first and counting after the check would
-    // let parallel guesses all pass the look), and gives it back unless the
-    // password was checked and wrong — so the owner logging in successfully
-    // never uses up the allowance.
-    api::enforce_rate(app, "login_email", &email, limits.login_per_email, true).await?;
+    // A browser that signed in to this email with its password before
+    // (a valid device cookie for it) has a failure budget of its own and
+    // does not count against the email's: password guessing from elsewhere
+    // then locks out only the guessers, never the owner's known devices.
+    let device = req
+        .cookie(DEVICE_COOKIE)
+        .and_then(|value| app.device_keys.verify(&value, &email));
+    let budget = match &device {
+        Some(device) => LoginBudget {
+            kind: "login_device",
+            subject: device.0.as_str(),
+            rate: limits.login_per_device,
+        },
+        None => LoginBudget {
+            kind: "login_email",
+            subject: email.as_str(),
+            rate: limits.login_per_email,
+        },
+    };
+    // Failed logins per email (or device): every attempt takes a slot before
+    // its password is checked (looking first and counting after the check
+    // would let parallel guesses all pass the look), and gives it back unless
+    // the password was checked and wrong — so the owner logging in
+    // successfully never uses up the allowance.
+    api::enforce_rate(app, budget.kind, budget.subject, budget.rate, true).await?;
     let (account, matches) = match check_password(app, &email, &body.password).await {
         Ok(verdict) => verdict,
         Err(e) => {
-            refund_login_email(app, &email).await;
+            budget.refund(app).await;
             return Err(e);
         }
     };
@@ -75,7 +98,7 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
             return Err(Error::InvalidCredentials);
         }
     };
-    refund_login_email(app, &email).await;
+    budget.refund(app).await;
     if !account.active {
         app.metrics.outcome(Outcome::LoginInactive);
         return Err(Error::AccountInactive);
@@ -111,15 +134,58 @@ pub async fn login_with(app: &App, req: &Request, delivery: Delivery) -> ApiResu
             .await?
             .ok_or(Error::InvalidCredentials)?;
         app.metrics.outcome(Outcome::MfaChallenge);
-        return Ok(json_response(
+        let mut response = json_response(
             StatusCode::OK,
             &serde_json::json!({ "mfa": true, "ticket": ticket }),
-        ));
+        );
+        remember_device(app, &mut response, &email, device.as_ref(), delivery);
+        return Ok(response);
     }
-    let response =
+    let mut response =
         start_session(app, req, account.id, account.credential_version, delivery).await?;
+    remember_device(app, &mut response, &email, device.as_ref(), delivery);
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(response)
+}
+
+/// The failure budget a login attempt counts against.
+struct LoginBudget<'a> {
+    kind: &'static str,
+    subject: &'a str,
+    rate: Option<RateLimit>,
+}
+
+impl LoginBudget<'_> {
+    /// Gives back the slot of an attempt that was not a wrong password.
+    /// Best effort: failing costs one slot of the window, not the login.
+    async fn refund(&self, app: &App) {
+        if self.rate.is_none() {
+            return;
+        }
+        if let Err(e) = app.store.rate_refund(self.kind, self.subject).await {
+            tracing::warn!(error = %e, kind = self.kind, "could not give back a login rate slot");
+        }
+    }
+}
+
+/// After the password was proven: (re)sets the device cookie for `email`,
+/// keeping the device it names when it was already a known one. Not for
+/// clients that asked for no cookies (`Delivery::BodyOnly`). Best effort: a
+/// failure only means the browser stays unknown.
+fn remember_device(
+    app: &App,
+    response: &mut Response,
+    email: &str,
+    device: Option<&DeviceId>,
+    delivery: Delivery,
+) {
+    if delivery == Delivery::BodyOnly {
+        return;
+    }
+    match app.device_keys.issue(email, device) {
+        Ok(value) => api::set_device_cookie(app, response, &value),
+        Err(e) => tracing::warn!(error = %e, "could not issue a device cookie"),
+    }
 }
 
 /// The account of `email` (if any) and whether `password` matches it: one
@@ -139,12 +205,13 @@ async fn check_password(
 /// password. Best effort: failing costs the owner one slot of the window,
 /// not the login.
 pub(super) async fn refund_login_email(app: &App, email: &str) {
-    if app.config.rate_limits.login_per_email.is_none() {
-        return;
+    LoginBudget {
+        kind: "login_email",
+        subject: email,
+        rate: app.config.rate_limits.login_per_email,
     }
-    if let Err(e) = app.store.rate_refund("login_email", email).await {
-        tracing::warn!(error = %e, "could not give back a login_email rate slot");
-    }
+    .refund(app)
+    .await;
 }
 
 /// Starts a new refresh-token family for `account` and answers with its
@@ -167,7 +234,7 @@ pub async fn start_session(
     let auth_time = now_ms / 1000;
     // A family never outlives its absolute lifetime, whatever its idle one.
     let ttl = app.config.refresh_ttl.min(app.config.refresh_max_age);
-    let ip = api::client_ip(app, req);
+    let ip = api::client_address(app, req);
     let meta = SessionMeta {
         user_agent: req.header_str("user-agent").unwrap_or(""),
         ip: &ip,
@@ -193,9 +260,11 @@ pub async fn start_session(
     token_response(app, account, family, 0, Some(auth_time), delivery)
 }
 
-/// The refresh token of a request: the cookie, else the JSON body.
-fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)>> {
+/// The refresh token of a request: the cookie, else the JSON body. A
+/// cookie counts only on a request no other site could have made.
+fn presented_refresh_token(app: &App, req: &Request) -> ApiResult<Option<(String, Delivery)>> {
     if let Some(cookie) = req.cookie(REFRESH_COOKIE) {
+        api::check_cookie_request(app, req)?;
         return Ok(Some((cookie, Delivery::Cookie)));
     }
     Ok(req
@@ -206,7 +275,7 @@ fn presented_refresh_token(req: &Request) -> ApiResult<Option<(String, Delivery)
 /// `POST /auth/token/refresh` — rotation with a reuse grace (SPEC §3).
 /// Failures clear the cookie.
 pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
-    let presented = presented_refresh_token(req)?;
+    let presented = presented_refresh_token(app, req)?;
     refresh_presented(app, presented).await
 }
 
@@ -273,7 +342,7 @@ async fn rotate(app: &App, presented: Option<(String, Delivery)>) -> ApiResult<R
 
 /// `POST /auth/logout` — ends this device's family; 204 whatever the token.
 pub async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
-    let presented = presented_refresh_token(req)?.map(|(raw, _)| raw);
+    let presented = presented_refresh_token(app, req)?.map(|(raw, _)| raw);
     logout_presented(app, presented.as_deref(), LogoutScope::ThisDevice).await
 }
 

@@ -17,6 +17,8 @@ use super::{KeyError, random_bytes};
 /// Tokens longer than this are refused before any base64 or JSON work (cheap DoS guard); ours
 /// are well under 1 KiB.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The `typ` header of access tokens (RFC 9068 §2.1), required on verification.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
 
@@ -64,6 +66,9 @@ pub enum JwtError {
     Malformed,
     /// Anything but `alg: EdDSA` (`none`, HS256, ...), or a `crit` header we cannot honour.
     Algorithm,
+    /// A `typ` other than `at+jwt` (RFC 9068 §2.1), or none: a JWT signed by these keys for
+    /// another purpose (an ID token, say) is never an access token.
+    Type,
     /// No `kid`, or a `kid` that is none of our keys.
     UnknownKey,
     Signature,
@@ -85,6 +90,7 @@ impl std::error::Error for JwtError {}
 struct Header {
     alg: String,
     kid: Option<String>,
+    typ: Option<String>,
     /// RFC 7515 §4.1.11: a recipient must reject critical extensions it does not understand,
     /// and we understand none.
     crit: Option<serde_json::Value>,
@@ -120,7 +126,7 @@ struct VerifyingKey {
 /// The signing key pair and every public key that verifies.
 pub struct JwtKeys {
     signing: Ed25519KeyPair,
-    /// `base64url({"alg":"EdDSA","typ":"JWT","kid":…})`, computed once: it never changes.
+    /// `base64url({"alg":"EdDSA","typ":"at+jwt","kid":…})`, computed once: it never changes.
     header_b64: String,
     /// Current key first, so `signing_kid` is `verifying[0].kid`.
     verifying: Vec<VerifyingKey>,
@@ -135,7 +141,7 @@ impl fmt::Debug for JwtKeys {
 
 impl JwtKeys {
     /// Each item is one PKCS#8 PEM file (`-----BEGIN PRIVATE KEY-----`), v1 as written by
-    /// `openssl genpkey -algorithm ed25519` or v2 as written by `edgeauth keygen`. The first
+    /// `openssl genpkey -algorithm ed25519` and `edgeauth keygen`, or v2 as ring writes. The first
     /// signs; all verify. At least one is required.
     pub fn from_pems(pems: &[String]) -> Result<Self, KeyError> {
         let mut pairs = Vec::with_capacity(pems.len());
@@ -160,7 +166,7 @@ impl JwtKeys {
             verifying.push(key);
         }
         let header = format!(
-            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+            r#"{{"alg":"EdDSA","typ":"{ACCESS_TOKEN_TYP}","kid":"{}"}}"#,
             verifying[0].kid
         );
         Ok(Self {
@@ -194,7 +200,8 @@ impl JwtKeys {
         Ok(token)
     }
 
-    /// Accepts only alg EdDSA with a known kid, valid signature, exp > now, iss == issuer, and
+    /// Accepts only alg EdDSA and typ `at+jwt` with a known kid, valid signature, exp > now,
+    /// iss == issuer, and
     /// aud == audience when Some (aud claim may be a string or an array containing it). Rejects
     /// tokens longer than 8 KiB before decoding.
     ///
@@ -222,6 +229,9 @@ impl JwtKeys {
             return Err(JwtError::Algorithm);
         }
         let kid = header.kid.ok_or(JwtError::UnknownKey)?;
+        if !header.typ.as_deref().is_some_and(is_access_token_typ) {
+            return Err(JwtError::Type);
+        }
         let signature = URL_SAFE_NO_PAD
             .decode(signature_b64)
             .map_err(|_| JwtError::Malformed)?;
@@ -284,11 +294,27 @@ impl JwtKeys {
     }
 }
 
-/// A new signing key file: PKCS#8 v2 (ring's format) as PEM with 64-character lines.
+/// The DER of a PKCS#8 v1 Ed25519 private key (RFC 8410 §7) up to its 32-byte seed:
+/// `SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }`.
+/// This is exactly what `openssl genpkey -algorithm ed25519` writes.
+const PKCS8_V1_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A new signing key file: PKCS#8 v1 (RFC 8410, the form OpenSSL writes) as PEM with
+/// 64-character lines. Not ring's own v2 document (RFC 5958, with the public key attached):
+/// OpenSSL 3.0 and Python's cryptography refuse that one, and tools must be able to read the
+/// keys edgeauth writes.
 pub fn generate_pkcs8_pem() -> Result<String, KeyError> {
-    let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+    let seed: [u8; 32] = random_bytes()?;
+    let mut der = Vec::with_capacity(PKCS8_V1_ED25519_PREFIX.len() + seed.len());
+    der.extend_from_slice(&PKCS8_V1_ED25519_PREFIX);
+    der.extend_from_slice(&seed);
+    // Loading it back is the check that the document is one ring (and so edgeauth) accepts.
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
         .map_err(|_| KeyError("cannot generate an Ed25519 key".into()))?;
-    let b64 = STANDARD.encode(doc.as_ref());
+    let doc = der;
+    let b64 = STANDARD.encode(&doc);
     let mut pem = String::with_capacity(b64.len() + 64);
     pem.push_str(PEM_BEGIN);
     pem.push('\n');
@@ -338,6 +364,13 @@ fn pem_to_der(pem: &str) -> Result<Vec<u8>, &'static str> {
         .map_err(|_| "PEM body is not valid base64")
 }
 
+/// RFC 9068 §2.1 and RFC 7515 §4.1.9: `at+jwt`, or the full media type
+/// `application/at+jwt`, compared without regard to case.
+fn is_access_token_typ(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ == ACCESS_TOKEN_TYP || typ.strip_prefix("application/") == Some(ACCESS_TOKEN_TYP)
+}
+
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, JwtError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
@@ -371,10 +404,7 @@ mod tests {
 
     /// A PKCS#8 v1 document (the OpenSSL layout) for a raw Ed25519 seed, as PEM.
     fn v1_pem(seed: &[u8]) -> String {
-        let mut der = vec![
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
+        let mut der = PKCS8_V1_ED25519_PREFIX.to_vec();
         der.extend_from_slice(seed);
         format!("{PEM_BEGIN}\n{}\n{PEM_END}\n", STANDARD.encode(der))
     }
@@ -480,7 +510,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             header,
-            serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": RFC8037[0].thumbprint})
+            serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": RFC8037[0].thumbprint})
         );
         assert_eq!(keys.verify(&token, NOW, ISS, None), Ok(claims()));
         // No "aud" member at all when None.
@@ -491,7 +521,7 @@ mod tests {
     fn audience_string_or_array() {
         let keys = rfc_keys();
         let kid = keys.signing_kid().to_string();
-        let header = format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#);
+        let header = format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#);
         let with_aud = |aud: &str| {
             format!(
                 r#"{{"sub":"s","sid":"f","jti":"j","iat":{NOW},"exp":{},"iss":"{ISS}","aud":{aud}}}"#,
@@ -599,7 +629,7 @@ mod tests {
                 "right kid, wrong key",
                 forge(
                     &other,
-                    &format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
+                    &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#),
                     &payload,
                 ),
                 NOW,
@@ -610,12 +640,45 @@ mod tests {
                 "crit header",
                 forge(
                     &keys,
-                    &format!(r#"{{"alg":"EdDSA","kid":"{kid}","crit":["x"]}}"#),
+                    &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}","crit":["x"]}}"#),
                     &payload,
                 ),
                 NOW,
                 ISS,
                 JwtError::Algorithm,
+            ),
+            (
+                "typ JWT (not an access token)",
+                forge(
+                    &keys,
+                    &format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#),
+                    &payload,
+                ),
+                NOW,
+                ISS,
+                JwtError::Type,
+            ),
+            (
+                "no typ",
+                forge(
+                    &keys,
+                    &format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
+                    &payload,
+                ),
+                NOW,
+                ISS,
+                JwtError::Type,
+            ),
+            (
+                "typ of an ID token",
+                forge(
+                    &keys,
+                    &format!(r#"{{"alg":"EdDSA","typ":"id_token+jwt","kid":"{kid}"}}"#),
+                    &payload,
+                ),
+                NOW,
+                ISS,
+                JwtError::Type,
             ),
             (
                 "expired at exp",
@@ -665,7 +728,7 @@ mod tests {
                 "missing claim",
                 forge(
                     &keys,
-                    &format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
+                    &format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#),
                     r#"{"sub":"s"}"#,
                 ),
                 NOW,
@@ -677,6 +740,15 @@ mod tests {
             assert_eq!(keys.verify(&token, now, iss, None), Err(expected), "{name}");
         }
         assert!(keys.verify(&good, NOW + 899, ISS, None).is_ok());
+        // RFC 9068 also allows the full media type, in any case.
+        for typ in ["application/at+jwt", "AT+JWT"] {
+            let token = forge(
+                &keys,
+                &format!(r#"{{"alg":"EdDSA","typ":"{typ}","kid":"{kid}"}}"#),
+                &payload,
+            );
+            assert!(keys.verify(&token, NOW, ISS, None).is_ok(), "{typ}");
+        }
     }
 
     #[test]
@@ -737,6 +809,24 @@ mod tests {
         for pems in bad {
             assert!(JwtKeys::from_pems(&pems).is_err(), "{pems:?}");
         }
+    }
+
+    #[test]
+    fn generated_keys_are_pkcs8_v1_and_load() {
+        let pem = generate_pkcs8_pem().unwrap();
+        let der = pem_to_der(&pem).unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[..16], PKCS8_V1_ED25519_PREFIX);
+        let keys = JwtKeys::from_pems(std::slice::from_ref(&pem)).unwrap();
+        // The seed is the whole key: the same seed written by hand gives the same key.
+        let again = JwtKeys::from_pems(&[v1_pem(&der[16..])]).unwrap();
+        assert_eq!(keys.signing_kid(), again.signing_kid());
+        assert_ne!(
+            keys.signing_kid(),
+            JwtKeys::from_pems(&[generate_pkcs8_pem().unwrap()])
+                .unwrap()
+                .signing_kid()
+        );
     }
 
     #[test]

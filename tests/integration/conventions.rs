@@ -533,7 +533,7 @@ async fn jwks_publishes_the_key_that_signs_issued_tokens() {
     )
     .unwrap();
     assert_eq!(header["alg"], "EdDSA");
-    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["kid"], kid);
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     let public = UnparsedPublicKey::new(&ED25519, &x);

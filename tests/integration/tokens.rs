@@ -131,7 +131,7 @@ async fn issued_tokens_have_the_specified_shape() {
     let jwks = s.get("/.well-known/jwks.json").await.json();
     assert_eq!(
         header,
-        json!({"alg": "EdDSA", "typ": "JWT", "kid": jwks["keys"][0]["kid"]})
+        json!({"alg": "EdDSA", "typ": "at+jwt", "kid": jwks["keys"][0]["kid"]})
     );
     let claims = part(&jwt, 1);
     let mut names: Vec<&str> = claims
@@ -234,7 +234,7 @@ async fn verify_rejects_forged_and_tampered_tokens() {
         p
     };
     let header_with = |alg: &str, kid: Option<&str>| {
-        let mut h = json!({"alg": alg, "typ": "JWT"});
+        let mut h = json!({"alg": alg, "typ": "at+jwt"});
         if let Some(kid) = kid {
             h["kid"] = json!(kid);
         }
@@ -314,7 +314,7 @@ async fn verify_rejects_forged_and_tampered_tokens() {
         (
             "crit header",
             forge(
-                &json!({"alg": "EdDSA", "typ": "JWT", "kid": kid, "crit": ["exp"]}),
+                &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid, "crit": ["exp"]}),
                 &payload,
                 &server_key,
             ),
@@ -697,7 +697,7 @@ async fn the_first_key_signs_and_every_key_verifies() {
     let third_pem = generate_pkcs8_pem().unwrap();
     assert_rejected(&s, "third key", &sign_with(&third_pem, &claims)).await;
     let mixed = forge(
-        &json!({"alg": "EdDSA", "typ": "JWT", "kid": first_kid}),
+        &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": first_kid}),
         &part(&jwt, 1),
         ed25519(&second_pem),
     );
