@@ -1,7 +1,7 @@
 -- email_change_begin.lua — email change step 1 (account slot): mark the
 -- account as moving to the ticket's address. The ticket is not spent yet.
 --
--- KEYS[1]  P{A}:ticket:T
+-- KEYS[1]  P{A}:ticket:<id>  (<id>: a keyed MAC of the ticket)
 -- KEYS[2]  P{A}:account
 -- ARGV[1]  attempt id X (a fresh UUID per confirm request)
 -- ARGV[2]  now (unix ms, from the caller's clock)

@@ -1,7 +1,7 @@
 -- email_change_commit.lua — email change step 3 (account slot): spend the
 -- ticket and move the account to its new email; or give up the mark.
 --
--- KEYS[1]  P{A}:ticket:T
+-- KEYS[1]  P{A}:ticket:<id>  (<id>: a keyed MAC of the ticket)
 -- KEYS[2]  P{A}:account
 -- ARGV[1]  attempt id X
 -- ARGV[2]  now (unix ms, from the caller's clock)

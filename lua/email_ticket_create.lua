@@ -2,7 +2,7 @@
 -- ticket (sent to the new address; spent by email_change_commit.lua).
 --
 -- KEYS[1]  P{A}:account
--- KEYS[2]  P{A}:ticket:T
+-- KEYS[2]  P{A}:ticket:<id>  (<id>: a keyed MAC of the ticket)
 -- ARGV[1]  the account's current email (normalized), as the caller read it
 -- ARGV[2]  the new email (normalized)      ARGV[3]  TTL (ms)
 -- Returns  1 when created; 0 when the account is missing, not ready, or its

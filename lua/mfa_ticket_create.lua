@@ -2,9 +2,10 @@
 -- (issued after a correct password when MFA is on).
 --
 -- KEYS[1]  P{A}:account
--- KEYS[2]  P{A}:ticket:T
+-- KEYS[2]  P{A}:ticket:<id>
 -- KEYS[3]  P{A}:mfa_tickets   set of the account's MFA ticket ids
--- ARGV[1]  TTL (ms)           ARGV[2]  ticket id T
+-- ARGV[1]  TTL (ms)           ARGV[2]  ticket id <id> (a keyed MAC of the ticket,
+--          never the ticket)
 -- ARGV[3]  ticket key prefix "P{A}:ticket:"; other tickets' records are named
 --          from it (same hash tag as KEYS, so still a single slot in Redis Cluster)
 -- Returns  1 when created; 0 when the account is missing or not ready.

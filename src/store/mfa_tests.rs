@@ -305,7 +305,7 @@ async fn mfa_tickets_have_a_record_a_pointer_and_ttls() {
     );
     let t2 = ticket(&store, id).await;
     let members: Vec<String> = raw.smembers(store.keys().mfa_tickets(id)).await.unwrap();
-    assert_eq!(members, vec![t2.to_string()]);
+    assert_eq!(members, vec![store.keys().ticket_id(t2)]);
 }
 
 #[tokio::test]
@@ -543,6 +543,15 @@ async fn activation_and_mfa_tickets_do_not_stand_in_for_each_other() {
     );
     assert_eq!(
         store
+            .mfa_login_totp(t, id, "active", Some(S + 1), MAX)
+            .await
+            .unwrap(),
+        MfaLogin::Accepted
+    );
+    // (Last: a reset deletes the MFA login tickets issued under the old password.)
+    let live = ticket(&store, id).await;
+    assert_eq!(
+        store
             .reset_password_with_ticket(reset, "$scrypt$new")
             .await
             .unwrap(),
@@ -550,10 +559,10 @@ async fn activation_and_mfa_tickets_do_not_stand_in_for_each_other() {
     );
     assert_eq!(
         store
-            .mfa_login_totp(t, id, "active", Some(S + 1), MAX)
+            .mfa_login_totp(live, id, "active", Some(S + 2), MAX)
             .await
             .unwrap(),
-        MfaLogin::Accepted
+        MfaLogin::InvalidTicket
     );
 }
 

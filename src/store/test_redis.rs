@@ -93,6 +93,8 @@ impl TestRedis {
             op_timeout: Duration::from_secs(5),
             session_cache_ttl: std::time::Duration::ZERO,
             session_cache_entries: 16,
+            ticket_keys: vec![[7; 32]],
+            events_maxlen: 100_000,
         })
         .unwrap()
     }

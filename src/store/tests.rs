@@ -637,14 +637,21 @@ async fn events_carry_the_spec_fields() {
     };
     store.emit(&event).await.unwrap();
 
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg("t:events")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis.raw().await)
-        .await
-        .unwrap();
-    let fields: Vec<Vec<(String, String)>> = entries.into_iter().map(|(_, f)| f).collect();
+    // Failed sign-ins go to the audit stream, everything else to the events stream; a discarded
+    // event is appended (the same work) and kept nowhere.
+    store.emit_discarded(&event).await.unwrap();
+    let mut fields: Vec<Vec<(String, String)>> = Vec::new();
+    for stream in ["t:events", "t:events:audit", "t:events:discard"] {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut redis.raw().await)
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), usize::from(stream != "t:events:discard"), "{stream}");
+        fields.extend(entries.into_iter().map(|(_, f)| f));
+    }
     let pairs = |v: &[(&str, String)]| {
         v.iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -709,6 +716,8 @@ async fn a_dead_or_stuck_redis_is_unavailable_within_the_timeout() {
             op_timeout: Duration::from_millis(200),
             session_cache_ttl: std::time::Duration::ZERO,
             session_cache_entries: 16,
+            ticket_keys: vec![[7; 32]],
+            events_maxlen: 100_000,
         })
         .unwrap();
         let started = std::time::Instant::now();
@@ -739,6 +748,8 @@ fn a_prefix_with_braces_is_refused() {
         op_timeout: Duration::from_secs(1),
         session_cache_ttl: std::time::Duration::ZERO,
         session_cache_entries: 16,
+        ticket_keys: vec![[7; 32]],
+        events_maxlen: 100_000,
     };
     assert!(Store::new(&cfg).is_err());
 }

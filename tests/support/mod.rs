@@ -138,11 +138,20 @@ impl Redis {
         self.spawn();
     }
 
-    /// Every event in the stream, oldest first, as field maps.
+    /// Every event of both streams (`events`, and `events:audit` for failed
+    /// sign-ins), oldest first, as field maps.
     pub fn events(&self) -> Vec<HashMap<String, String>> {
+        let mut all = self.stream("edgeauth:events");
+        all.extend(self.stream("edgeauth:events:audit"));
+        all.sort_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, event)| event).collect()
+    }
+
+    /// The entries of one stream, with their ids as (ms, seq) for ordering.
+    pub fn stream(&self, key: &str) -> Vec<((u64, u64), HashMap<String, String>)> {
         let mut conn = self.conn();
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg("edgeauth:events")
+            .arg(key)
             .arg("-")
             .arg("+")
             .query(&mut conn)
@@ -151,11 +160,14 @@ impl Redis {
             .ids
             .into_iter()
             .map(|entry| {
-                entry
+                let (ms, seq) = entry.id.split_once('-').expect("stream id");
+                let id = (ms.parse().expect("id ms"), seq.parse().expect("id seq"));
+                let fields = entry
                     .map
                     .into_iter()
                     .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap_or_default()))
-                    .collect()
+                    .collect();
+                (id, fields)
             })
             .collect()
     }
