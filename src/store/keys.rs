@@ -66,6 +66,12 @@ impl Keys {
         self.tag(account) + "account"
     }
 
+    /// Never written: where a script spends a no-op command so that its two outcomes cost the
+    /// same (see `account_confirm.lua`).
+    pub fn none(&self, account: Uuid) -> String {
+        self.tag(account) + "none"
+    }
+
     /// ZSET of the account's refresh families, scored by last use.
     pub fn sessions(&self, account: Uuid) -> String {
         self.tag(account) + "sessions"
@@ -221,6 +227,7 @@ mod tests {
             k.session(a, f),
             k.ticket(a, f),
             k.reset_ticket(a),
+            k.none(a),
             k.mfa_tickets(a),
             k.mfa_pending(a),
             k.recovery(a),
