@@ -5,7 +5,7 @@
 -- KEYS[2]  P{A}:account
 -- KEYS[3]  P{A}:sessions
 -- KEYS[4]  P{A}:reset_ticket   id of the account's newest reset ticket
--- KEYS[5]  P{A}:mfa_tickets    set of the account's MFA login ticket ids
+-- KEYS[5]  P{A}:mfa_tickets    the account's MFA login ticket ids (set or zset)
 -- ARGV[1]  new password (PHC string)
 -- ARGV[2]  session key prefix "P{A}:session:"; session hashes are named from it
 -- ARGV[3]  ticket id <id> (a keyed MAC of the ticket)
@@ -39,7 +39,19 @@ for _, family in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   redis.call('DEL', ARGV[2] .. family)
 end
 redis.call('DEL', KEYS[3])
-for _, ticket in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+-- The MFA ticket index: a set of ids, or a sorted set of them (scored by
+-- creation) where tickets are capped per account; its members name records.
+local kind = redis.call('TYPE', KEYS[5])
+if type(kind) == 'table' then
+  kind = kind.ok
+end
+local tickets = {}
+if kind == 'zset' then
+  tickets = redis.call('ZRANGE', KEYS[5], 0, -1)
+elseif kind == 'set' then
+  tickets = redis.call('SMEMBERS', KEYS[5])
+end
+for _, ticket in ipairs(tickets) do
   redis.call('DEL', ARGV[4] .. ticket)
 end
 redis.call('DEL', KEYS[5])
