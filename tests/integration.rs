@@ -24,6 +24,7 @@
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
 //! - `abuse`       — SPEC §5: rate limits, client IP behind proxies, equal work on failed logins, hash queue overload
+//! - `hardening_tickets` — no usable ticket in Redis, reset tickets bound to email / credential version / newest request, per-email mail limits, equal work on ticket requests and registration, the audit stream, the Redis ACL
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -43,6 +44,8 @@ mod email_change;
 mod fuzz_replay;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/hardening_tickets.rs"]
+mod hardening_tickets;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]
