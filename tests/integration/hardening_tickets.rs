@@ -648,3 +648,182 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
     // The events of both streams are still read as one, in order.
     assert!(s.redis.events_of("login.failed").len() >= 100);
 }
+
+// --------------------------------------------------------------- Redis ACL
+
+/// The `user …` lines of the README's "Redis users" section.
+fn readme_acl() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("## Redis users")
+        .nth(1)
+        .expect("README has a Redis users section");
+    let section = section.split("\n## ").next().unwrap_or_default();
+    section
+        .lines()
+        .filter(|l| l.starts_with("user "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn noperm<T: std::fmt::Debug>(result: redis::RedisResult<T>, what: &str) {
+    let e = result.expect_err(&format!("{what} was allowed"));
+    let text = e.to_string();
+    assert!(
+        text.to_uppercase().contains("NOPERM") || text.contains("can't access"),
+        "{what}: not a permission error: {e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
+    let acl = readme_acl();
+    assert_eq!(acl.len(), 3, "{acl:?}");
+    let dir = crate::support::TempDir::new();
+    // The README's lines, with passwords filled in; `default` stays on for
+    // the harness (its readiness check and this test's own look at Redis).
+    let file: String = acl
+        .iter()
+        .map(|l| match l.as_str() {
+            "user default off" => "user default on nopass ~* &* +@all".to_owned(),
+            _ => l
+                .replace(">EDGEAUTH_PASSWORD", ">edgeauth-secret")
+                .replace(">MAILER_PASSWORD", ">mailer-secret"),
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let path = dir.write("users.acl", &file);
+    let redis = Redis::start_with(&["--aclfile", path.to_str().expect("path")]);
+    let url = format!("redis://edgeauth:edgeauth-secret@127.0.0.1:{}", redis.port);
+    let mailer_url = format!("redis://mailer:mailer-secret@127.0.0.1:{}", redis.port);
+    let s = TestServer::with_redis(redis, &[("EDGEAUTH_REDIS_URL", &url)]).await;
+    assert_eq!(s.get("/readyz").await.status, 200);
+
+    // edgeauth's flows work under its user.
+    let email = "acl@example.com";
+    s.create_account(email).await;
+    let r = s
+        .post("/auth/register", json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(r.status, 204, "taken: {}", r.text);
+    for who in [email, "nobody@example.com"] {
+        assert_eq!(forgot(&s, who).await.status, 204);
+    }
+    let ticket = s.redis.ticket("password.reset_requested", email);
+    assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
+    assert_eq!(login_status(&s, email, PASSWORD).await, 401);
+    let r = s
+        .post("/auth/login", json!({"email": email, "password": NEW_PASSWORD}))
+        .await;
+    assert_eq!(r.status, 200, "login: {}", r.text);
+    let (jwt, refresh) = (r.jwt(), r.refresh_cookie().expect("refresh cookie"));
+    assert_eq!(s.verify(&jwt).await.status, 200);
+    assert_eq!(s.post_cookie("/auth/token/refresh", &refresh).await.status, 200);
+    // A Redis that lost its scripts (restart, failover): the fallback loads
+    // them again under the same user.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut s.redis.conn())
+        .unwrap();
+    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(login_status(&s, email, "wrong password").await, 401);
+
+    // ...and nothing past its prefix.
+    let mut edgeauth = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("other:key")
+        .arg("1")
+        .query(&mut s.redis.conn())
+        .unwrap();
+    noperm(
+        redis::cmd("GET").arg("other:key").query::<Option<String>>(&mut edgeauth),
+        "edgeauth reading another prefix",
+    );
+    noperm(
+        redis::cmd("EVAL")
+            .arg("return redis.call('GET', 'other:key')")
+            .arg(0)
+            .query::<Option<String>>(&mut edgeauth),
+        "a script of edgeauth reading another prefix",
+    );
+    noperm(
+        redis::cmd("KEYS").arg("*").query::<Vec<String>>(&mut edgeauth),
+        "edgeauth KEYS",
+    );
+    noperm(redis::cmd("FLUSHALL").query::<()>(&mut edgeauth), "edgeauth FLUSHALL");
+
+    // The mailer reads and acknowledges the mail stream, and nothing else.
+    let mut mailer = redis::Client::open(mailer_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("edgeauth:events")
+        .arg("mailer")
+        .arg("0")
+        .query(&mut mailer)
+        .expect("XGROUP CREATE");
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("mailer")
+        .arg("mailer-1")
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg("edgeauth:events")
+        .arg(">")
+        .query(&mut mailer)
+        .expect("XREADGROUP");
+    let entries = &reply.keys[0].ids;
+    let tickets: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.get::<String>("ticket"))
+        .collect();
+    assert!(tickets.contains(&ticket), "{tickets:?}");
+    let acked: i64 = redis::cmd("XACK")
+        .arg("edgeauth:events")
+        .arg("mailer")
+        .arg(&entries[0].id)
+        .query(&mut mailer)
+        .expect("XACK");
+    assert_eq!(acked, 1);
+    let account_key: Vec<String> = redis::cmd("KEYS")
+        .arg("edgeauth:*:account")
+        .query(&mut s.redis.conn())
+        .unwrap();
+    noperm(
+        redis::cmd("HGETALL")
+            .arg(&account_key[0])
+            .query::<Vec<String>>(&mut mailer),
+        "mailer reading an account",
+    );
+    noperm(
+        redis::cmd("GET").arg("edgeauth:x").query::<Option<String>>(&mut mailer),
+        "mailer GET",
+    );
+    noperm(
+        redis::cmd("SCAN").arg(0).query::<(String, Vec<String>)>(&mut mailer),
+        "mailer SCAN",
+    );
+    noperm(
+        redis::cmd("XRANGE")
+            .arg("edgeauth:events:audit")
+            .arg("-")
+            .arg("+")
+            .query::<redis::Value>(&mut mailer),
+        "mailer reading the audit stream",
+    );
+    noperm(
+        redis::cmd("XADD")
+            .arg("edgeauth:events")
+            .arg("*")
+            .arg("type")
+            .arg("forged")
+            .query::<String>(&mut mailer),
+        "mailer writing an event",
+    );
+}
