@@ -234,7 +234,13 @@ pub async fn request_activation(app: &App, req: &Request) -> ApiResult<Response>
     let limits = &app.config.rate_limits;
     let limit = limits.activate_request_per_ip;
     api::enforce_rate(app, "activate_ip", &api::client_ip(app, req), limit, true).await?;
-    let mail = mail_allowed(app, "activate_email", &email, limits.activate_request_per_email).await?;
+    let mail = mail_allowed(
+        app,
+        "activate_email",
+        &email,
+        limits.activate_request_per_email,
+    )
+    .await?;
     let found = app.store.find_by_email(&email).await?;
     let account = found.filter(|a| mail && !a.active).map(|a| a.id);
     send_ticket(

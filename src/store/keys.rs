@@ -51,7 +51,10 @@ impl Keys {
 
     /// The name a new ticket is written under (the current key's, see `ticket_ids`).
     pub fn ticket_id(&self, ticket: Uuid) -> String {
-        self.ticket_ids(ticket).into_iter().next().unwrap_or_default()
+        self.ticket_ids(ticket)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
     }
 
     /// `P{A}:` — `Uuid`'s Display is the lowercase hyphenated form.

@@ -649,7 +649,11 @@ async fn events_carry_the_spec_fields() {
             .query_async(&mut redis.raw().await)
             .await
             .unwrap();
-        assert_eq!(entries.len(), usize::from(stream != "t:events:discard"), "{stream}");
+        assert_eq!(
+            entries.len(),
+            usize::from(stream != "t:events:discard"),
+            "{stream}"
+        );
         fields.extend(entries.into_iter().map(|(_, f)| f));
     }
     let pairs = |v: &[(&str, String)]| {

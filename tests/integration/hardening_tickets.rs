@@ -182,7 +182,9 @@ async fn no_live_ticket_can_be_read_from_redis() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let email_ticket = s.redis.ticket("email.change_requested", "moved@example.com");
+    let email_ticket = s
+        .redis
+        .ticket("email.change_requested", "moved@example.com");
 
     let careful = "careful@example.com";
     let key = with_mfa(&s, careful).await;
@@ -335,7 +337,11 @@ async fn a_reset_ticket_works_exactly_once() {
     let ticket = s.redis.ticket("password.reset_requested", email);
     let mut set = JoinSet::new();
     for i in 0..12 {
-        let (http, url, ticket) = (s.http.clone(), s.url("/auth/account/forgot"), ticket.clone());
+        let (http, url, ticket) = (
+            s.http.clone(),
+            s.url("/auth/account/forgot"),
+            ticket.clone(),
+        );
         set.spawn(async move {
             let body = json!({ "ticket": ticket, "new_password": format!("password number {i}") });
             let response = http.post(url).json(&body).send().await.expect("request");
@@ -400,7 +406,13 @@ async fn reset_mails_per_address_are_capped_whatever_the_ip() {
     for i in 0..20 {
         for who in [email, "nobody@example.com"] {
             let ip = format!("198.51.100.{i}");
-            let r = post_from(&s, "/auth/account/forgot/request", json!({ "email": who }), &ip).await;
+            let r = post_from(
+                &s,
+                "/auth/account/forgot/request",
+                json!({ "email": who }),
+                &ip,
+            )
+            .await;
             assert_eq!(r.status, 204, "request #{i} for {who}: {}", r.text);
         }
     }
@@ -541,7 +553,10 @@ async fn ticket_requests_do_the_same_work_for_every_kind_of_email() {
     let mut conn = s.redis.conn();
     // Warm up (scripts loaded, connections open) on other emails, so the
     // compared ones are in the same state: no request counted yet.
-    for path in ["/auth/account/forgot/request", "/auth/account/activate/request"] {
+    for path in [
+        "/auth/account/forgot/request",
+        "/auth/account/activate/request",
+    ] {
         for email in ["warm@example.com", "warm-unknown@example.com"] {
             assert_eq!(s.post(path, json!({ "email": email })).await.status, 204);
         }
@@ -569,7 +584,10 @@ async fn ticket_requests_do_the_same_work_for_every_kind_of_email() {
         .map(|e| (e["type"].clone(), e["email"].clone()))
         .collect();
     let reset = ("password.reset_requested".to_owned(), inactive.to_owned());
-    let activation = ("account.activation_requested".to_owned(), inactive.to_owned());
+    let activation = (
+        "account.activation_requested".to_owned(),
+        inactive.to_owned(),
+    );
     let expected: Vec<(String, String)> = (0..3)
         .flat_map(|_| [reset.clone(), activation.clone()])
         .collect();
@@ -592,7 +610,10 @@ async fn registration_does_the_same_work_for_a_free_and_a_taken_email() {
         let new = work_of(&s, &mut conn, "/auth/register", register(&free)).await;
         let exists = work_of(&s, &mut conn, "/auth/register", register(taken)).await;
         assert_same_work(&format!("register, round {round}"), &new, &exists);
-        assert_eq!(s.redis.events_of("account.registered").last().unwrap()["email"], free);
+        assert_eq!(
+            s.redis.events_of("account.registered").last().unwrap()["email"],
+            free
+        );
     }
     assert_eq!(s.redis.events_of("account.exists").len(), 4);
     // Nothing of the refused registrations stayed behind.
@@ -617,8 +638,14 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
     for i in 0..600 {
         let (http, url) = (s.http.clone(), s.url("/auth/login"));
         set.spawn(async move {
-            let body = json!({"email": format!("flood-{}@example.com", i % 7), "password": "wrong guess"});
-            http.post(url).json(&body).send().await.expect("request").status()
+            let body =
+                json!({"email": format!("flood-{}@example.com", i % 7), "password": "wrong guess"});
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("request")
+                .status()
         });
         if set.len() >= 16 {
             assert_eq!(set.join_next().await.unwrap().unwrap(), 401);
@@ -703,7 +730,10 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
     let email = "acl@example.com";
     s.create_account(email).await;
     let r = s
-        .post("/auth/register", json!({"email": email, "password": PASSWORD}))
+        .post(
+            "/auth/register",
+            json!({"email": email, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, 204, "taken: {}", r.text);
     for who in [email, "nobody@example.com"] {
@@ -713,12 +743,18 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
     assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
     assert_eq!(login_status(&s, email, PASSWORD).await, 401);
     let r = s
-        .post("/auth/login", json!({"email": email, "password": NEW_PASSWORD}))
+        .post(
+            "/auth/login",
+            json!({"email": email, "password": NEW_PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, 200, "login: {}", r.text);
     let (jwt, refresh) = (r.jwt(), r.refresh_cookie().expect("refresh cookie"));
     assert_eq!(s.verify(&jwt).await.status, 200);
-    assert_eq!(s.post_cookie("/auth/token/refresh", &refresh).await.status, 200);
+    assert_eq!(
+        s.post_cookie("/auth/token/refresh", &refresh).await.status,
+        200
+    );
     // A Redis that lost its scripts (restart, failover): the fallback loads
     // them again under the same user.
     let _: () = redis::cmd("SCRIPT")
@@ -739,7 +775,9 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         .query(&mut s.redis.conn())
         .unwrap();
     noperm(
-        redis::cmd("GET").arg("other:key").query::<Option<String>>(&mut edgeauth),
+        redis::cmd("GET")
+            .arg("other:key")
+            .query::<Option<String>>(&mut edgeauth),
         "edgeauth reading another prefix",
     );
     noperm(
@@ -750,10 +788,15 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         "a script of edgeauth reading another prefix",
     );
     noperm(
-        redis::cmd("KEYS").arg("*").query::<Vec<String>>(&mut edgeauth),
+        redis::cmd("KEYS")
+            .arg("*")
+            .query::<Vec<String>>(&mut edgeauth),
         "edgeauth KEYS",
     );
-    noperm(redis::cmd("FLUSHALL").query::<()>(&mut edgeauth), "edgeauth FLUSHALL");
+    noperm(
+        redis::cmd("FLUSHALL").query::<()>(&mut edgeauth),
+        "edgeauth FLUSHALL",
+    );
 
     // The mailer reads and acknowledges the mail stream, and nothing else.
     let mut mailer = redis::Client::open(mailer_url.as_str())
@@ -802,11 +845,15 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         "mailer reading an account",
     );
     noperm(
-        redis::cmd("GET").arg("edgeauth:x").query::<Option<String>>(&mut mailer),
+        redis::cmd("GET")
+            .arg("edgeauth:x")
+            .query::<Option<String>>(&mut mailer),
         "mailer GET",
     );
     noperm(
-        redis::cmd("SCAN").arg(0).query::<(String, Vec<String>)>(&mut mailer),
+        redis::cmd("SCAN")
+            .arg(0)
+            .query::<(String, Vec<String>)>(&mut mailer),
         "mailer SCAN",
     );
     noperm(
