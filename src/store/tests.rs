@@ -341,6 +341,65 @@ async fn tickets_are_single_use_and_purpose_checked() {
 }
 
 #[tokio::test]
+async fn tickets_outlive_a_data_key_rotation_and_hold_no_ticket() {
+    let redis = TestRedis::start();
+    let old = redis.store();
+    let mut raw = redis.raw().await;
+    let id = registered(&old, "rotate@example.com").await;
+    let activation = old
+        .create_ticket(id, TicketPurpose::Activate, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let reset = old
+        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    // Named by a MAC: neither key names nor values hold the ticket.
+    let keys: Vec<String> = raw.keys("t:*").await.unwrap();
+    for ticket in [activation, reset] {
+        let (hyphenated, simple) = (ticket.to_string(), ticket.simple().to_string());
+        for key in &keys {
+            assert!(
+                !key.contains(&hyphenated) && !key.contains(&simple),
+                "{key}"
+            );
+        }
+    }
+    let marker: String = raw.get(old.keys().reset_ticket(id)).await.unwrap();
+    assert_eq!(marker, old.keys().ticket_id(reset));
+    // A new current key, the old one kept for checking: both still spend.
+    let rotated = redis.store_with_ticket_keys(vec![[9; 32], [7; 32]]);
+    assert_ne!(rotated.keys().ticket_id(reset), marker);
+    assert_eq!(
+        rotated.activate_with_ticket(activation).await.unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        rotated
+            .reset_password_with_ticket(reset, "$scrypt$new")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    // Without the old key they would be unknown.
+    let fresh = old
+        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let forgotten = redis.store_with_ticket_keys(vec![[9; 32]]);
+    assert_eq!(
+        forgotten
+            .reset_password_with_ticket(fresh, "$scrypt$other")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn a_ticket_dies_with_its_account() {
     let redis = TestRedis::start();
     let store = redis.store();
