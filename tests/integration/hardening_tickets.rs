@@ -321,6 +321,8 @@ async fn a_password_change_kills_outstanding_reset_tickets() {
         )
         .await;
     assert_eq!(r.status, 204, "password change: {}", r.text);
+    // The change bumped the account's credential version, which the ticket
+    // was bound to.
     assert_invalid_ticket(
         &reset(&s, &ticket, "attacker chosen password").await,
         "reset ticket issued before the password change",
