@@ -16,7 +16,8 @@
 -- The email indexes live in other slots: the caller releases afterwards every
 -- one that may name the account (the email it knew, the email and the pending
 -- email of an email change in flight returned here) with
--- email_release_account.lua. Activate, reset and email tickets and every
+-- email_release_account.lua. Activate, reset and email tickets, the reset
+-- ticket marker and every
 -- ticket's lookup pointer expire on their own, and are re-checked against the
 -- account when spent.
 local email = redis.call('HGET', KEYS[1], 'email') or ''

@@ -6,10 +6,7 @@
 --          (or already ours), otherwise the current holder's id.
 --
 -- No TTL: the index lives as long as its account. A holder whose account is
--- missing is stale; the caller releases it with email_release.lua.
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  return holder
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
+-- missing is stale; the caller releases it with email_release.lua. SET NX then
+-- GET: the same two commands whether the email is free or taken.
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])

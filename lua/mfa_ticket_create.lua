@@ -2,10 +2,11 @@
 -- (issued after a correct password when MFA is on).
 --
 -- KEYS[1]  P{A}:account
--- KEYS[2]  P{A}:ticket:T
+-- KEYS[2]  P{A}:ticket:<id>
 -- KEYS[3]  P{A}:mfa_tickets   zset of the account's MFA tickets: member = the
---                             suffix naming the record, score = creation (ms)
--- ARGV[1]  TTL (ms)           ARGV[2]  ticket member (record = ARGV[3] .. it)
+--                             ticket's id (a keyed MAC of the ticket, never the
+--                             ticket; the record is ARGV[3] .. it), score = creation (ms)
+-- ARGV[1]  TTL (ms)           ARGV[2]  ticket id <id>
 -- ARGV[3]  ticket key prefix "P{A}:ticket:"; other tickets' records are named
 --          from it (same hash tag as KEYS, so still a single slot in Redis Cluster)
 -- ARGV[4]  now (unix ms)

@@ -1,6 +1,6 @@
 -- ticket_pointer.lua — the lookup pointer from a ticket to its account.
 --
--- KEYS[1]  Pticket:T
+-- KEYS[1]  Pticket:<id>   (<id>: a keyed MAC of the ticket, never the ticket)
 -- ARGV[1]  account id   ARGV[2]  TTL (ms), the same as the ticket record's
 -- Returns  1
 --

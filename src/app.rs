@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::device::{DEVICE_INFO, DeviceKeys};
 use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};
-use crate::auth::keys::DataKeys;
+use crate::auth::keys::{DataKeys, TICKET_INFO};
 use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
 use crate::auth::seal::Sealer;
@@ -113,6 +113,16 @@ impl App {
                 "EDGEAUTH_REDIS_URL: no Redis to connect to".into(),
             ));
         };
+        let data_keys = if config.data_key_files.is_empty() {
+            DataKeys::ephemeral()
+        } else {
+            DataKeys::from_files(&read_files(
+                "EDGEAUTH_DATA_KEY_FILE",
+                &config.data_key_files,
+            )?)
+        }
+        .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
+
         let store = Store::new(&StoreConfig {
             url: url.clone(),
             cluster_nodes: config.redis_cluster_nodes.clone(),
@@ -121,6 +131,13 @@ impl App {
             op_timeout: config.redis_timeout,
             session_cache_ttl: config.verify_cache_ttl,
             session_cache_entries: config.verify_cache_entries,
+            // Tickets are named in Redis by a MAC under this key, never by themselves.
+            ticket_keys: data_keys
+                .seal_key_material(TICKET_INFO)
+                .into_iter()
+                .map(|(_, key)| key)
+                .collect(),
+            events_maxlen: config.events_maxlen,
         })
         .map_err(|e| {
             let var = match config.redis_cluster_nodes.is_empty() {
@@ -139,16 +156,6 @@ impl App {
             )?)
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
-
-        let data_keys = if config.data_key_files.is_empty() {
-            DataKeys::ephemeral()
-        } else {
-            DataKeys::from_files(&read_files(
-                "EDGEAUTH_DATA_KEY_FILE",
-                &config.data_key_files,
-            )?)
-        }
-        .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
         let metrics =
             Metrics::new().map_err(|e| BuildError::Other(format!("metrics registry: {e}")))?;

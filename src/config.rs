@@ -70,6 +70,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
     setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
     setting("EDGEAUTH_EMAIL_TICKET_TTL", "email-ticket-ttl", Some("1h"), "Lifetime of an email-change ticket (sent to the new address)"),
+    setting("EDGEAUTH_EVENTS_MAXLEN", "events-maxlen", Some("100000"), "Approximate cap of each event stream (events, and events:audit for failed sign-ins)"),
     setting("EDGEAUTH_SCRYPT_LOG_N", "scrypt-log-n", Some("17"), "scrypt cost: log2 N (OWASP: 17)"),
     setting("EDGEAUTH_SCRYPT_R", "scrypt-r", Some("8"), "scrypt block size r"),
     setting("EDGEAUTH_SCRYPT_P", "scrypt-p", Some("1"), "scrypt parallelism p"),
@@ -83,10 +84,12 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_RATE_LOGIN_PER_IP", "rate-login-per-ip", Some("100/5m"), "Login attempts allowed per client IP"),
     setting("EDGEAUTH_RATE_REGISTER_PER_IP", "rate-register-per-ip", Some("20/1h"), "Registrations allowed per client IP"),
     setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "rate-activate-request-per-ip", Some("10/1h"), "Activation-ticket requests allowed per client IP"),
+    setting("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_EMAIL", "rate-activate-request-per-email", Some("3/1h"), "Activation mails sent per email address; past it requests still answer 204 but send nothing"),
     setting("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "rate-email-request-per-account", Some("5/1h"), "Email-change requests allowed per account"),
     setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "rate-forgot-request-per-ip", Some("10/1h"), "Password-reset requests allowed per client IP"),
     setting("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "rate-mfa-per-account", Some("10/1h"), "Wrong TOTP or recovery codes allowed per account, all MFA endpoints together; past it even a right code is refused"),
     setting("EDGEAUTH_RATE_IPV6_PREFIX", "rate-ipv6-prefix", Some("64"), "Per-IP limits count an IPv6 client by this network prefix length (1-128)"),
+    setting("EDGEAUTH_RATE_FORGOT_REQUEST_PER_EMAIL", "rate-forgot-request-per-email", Some("3/1h"), "Password-reset mails sent per email address; past it requests still answer 204 but send nothing"),
     setting("EDGEAUTH_TRUSTED_PROXIES", "trusted-proxies", None, "CIDRs whose X-Forwarded-For is believed, comma-separated"),
     setting("EDGEAUTH_CORS_ORIGINS", "cors-origins", None, "Origins allowed by CORS, comma-separated"),
     setting("EDGEAUTH_HBP_COMPAT", "hbp-compat", Some("false"), "Serve the routes and options of Hasura Backend Plus clients (nhost-js-sdk 2.x); puts refresh tokens in URLs"),
@@ -272,7 +275,11 @@ pub struct RateLimits {
     pub login_per_ip: Option<RateLimit>,
     pub register_per_ip: Option<RateLimit>,
     pub activate_request_per_ip: Option<RateLimit>,
+    /// Activation mails per email address (past it: 204, no mail).
+    pub activate_request_per_email: Option<RateLimit>,
     pub forgot_request_per_ip: Option<RateLimit>,
+    /// Password-reset mails per email address (past it: 204, no mail).
+    pub forgot_request_per_email: Option<RateLimit>,
     /// Email-change requests per account (each one mails an address the caller picks).
     pub email_request_per_account: Option<RateLimit>,
     /// Failed second factors (wrong TOTP or recovery codes) per account, shared by every endpoint
@@ -318,6 +325,8 @@ pub struct Config {
     pub activation_ticket_ttl: Duration,
     pub reset_ticket_ttl: Duration,
     pub email_ticket_ttl: Duration,
+    /// Approximate cap of each event stream (`XADD MAXLEN ~`).
+    pub events_maxlen: u64,
     pub scrypt: ScryptCost,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
@@ -627,6 +636,7 @@ impl Config {
             activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
             reset_ticket_ttl: positive_duration("EDGEAUTH_RESET_TICKET_TTL")?,
             email_ticket_ttl: positive_duration("EDGEAUTH_EMAIL_TICKET_TTL")?,
+            events_maxlen: r.bounded("EDGEAUTH_EVENTS_MAXLEN", 1, 1_000_000_000)?,
             scrypt: ScryptCost {
                 log_n: r.bounded("EDGEAUTH_SCRYPT_LOG_N", 10, 22)? as u8,
                 r: r.bounded("EDGEAUTH_SCRYPT_R", 1, 32)? as u32,
@@ -644,8 +654,12 @@ impl Config {
                 register_per_ip: r.required("EDGEAUTH_RATE_REGISTER_PER_IP", parse_rate)?,
                 activate_request_per_ip: r
                     .required("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", parse_rate)?,
+                activate_request_per_email: r
+                    .required("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_EMAIL", parse_rate)?,
                 forgot_request_per_ip: r
                     .required("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", parse_rate)?,
+                forgot_request_per_email: r
+                    .required("EDGEAUTH_RATE_FORGOT_REQUEST_PER_EMAIL", parse_rate)?,
                 email_request_per_account: r
                     .required("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", parse_rate)?,
                 mfa_per_account: r.required("EDGEAUTH_RATE_MFA_PER_ACCOUNT", parse_rate)?,

@@ -16,7 +16,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::app::{BuildError, read_files};
-use crate::auth::keys::DataKeys;
+use crate::auth::keys::{DataKeys, TICKET_INFO};
 use crate::auth::recovery::{DigestKey, RecoveryHasher};
 use crate::auth::seal::Sealer;
 use crate::config::{Config, RedisTarget};
@@ -107,6 +107,12 @@ pub async fn run(config: &Config) -> Result<Report, RekeyError> {
             "EDGEAUTH_REDIS_URL: no Redis to connect to".into(),
         ));
     };
+    let files =
+        read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files).map_err(|e| match e {
+            BuildError::Config(m) | BuildError::Other(m) => RekeyError::Config(m),
+        })?;
+    let keys = DataKeys::from_files(&files)
+        .map_err(|e| RekeyError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
     let store = Store::new(&StoreConfig {
         url: url.clone(),
         cluster_nodes: config.redis_cluster_nodes.clone(),
@@ -115,6 +121,13 @@ pub async fn run(config: &Config) -> Result<Report, RekeyError> {
         op_timeout: config.redis_timeout,
         session_cache_ttl: std::time::Duration::ZERO,
         session_cache_entries: 0,
+        // Not used by the walk, but the key layout names tickets by them.
+        ticket_keys: keys
+            .seal_key_material(TICKET_INFO)
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect(),
+        events_maxlen: config.events_maxlen,
     })
     .map_err(|e| {
         let var = match config.redis_cluster_nodes.is_empty() {
@@ -123,12 +136,6 @@ pub async fn run(config: &Config) -> Result<Report, RekeyError> {
         };
         RekeyError::Config(format!("{var}: {e}"))
     })?;
-    let files =
-        read_files("EDGEAUTH_DATA_KEY_FILE", &config.data_key_files).map_err(|e| match e {
-            BuildError::Config(m) | BuildError::Other(m) => RekeyError::Config(m),
-        })?;
-    let keys = DataKeys::from_files(&files)
-        .map_err(|e| RekeyError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
     rekey(&store, &keys.totp_sealer(), &keys.recovery_hasher()).await
 }
 

@@ -28,6 +28,7 @@
 //! - `hardening_mfa` — one per-account budget of failed second factors; re-sealing under a new data key (`rekey`)
 //! - `hardening_edges` — XFF hops with ports, IPv6 prefixes, device cookies, nosniff/no-store,
 //!   at+jwt, cross-site cookie POSTs, OpenSSL-readable keys, unknown variables
+//! - `hardening_tickets` — no usable ticket in Redis, reset tickets bound to email / credential version / newest request, per-email mail limits, equal work on ticket requests and registration, the audit stream, the Redis ACL
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,10 +50,12 @@ mod fuzz_replay;
 mod gateway;
 #[path = "integration/hardening_credentials.rs"]
 mod hardening_credentials;
-#[path = "integration/hardening_mfa.rs"]
-mod hardening_mfa;
 #[path = "integration/hardening_edges.rs"]
 mod hardening_edges;
+#[path = "integration/hardening_mfa.rs"]
+mod hardening_mfa;
+#[path = "integration/hardening_tickets.rs"]
+mod hardening_tickets;
 #[path = "integration/hbp.rs"]
 mod hbp;
 #[path = "integration/hostile.rs"]

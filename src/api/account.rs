@@ -3,7 +3,11 @@
 //!
 //! Registration and the two "request" endpoints answer the same whether or
 //! not the email is known, so they cannot be used to enumerate accounts;
-//! what differs is only the event written to the stream.
+//! they also do the same Redis work (commands and round trips), so timing
+//! cannot either. What differs is only the event written to the stream (for
+//! a request that sends no mail, an event appended to a stream that keeps
+//! nothing). The request endpoints mail an address at most a few times per
+//! window (per-email limits), silently: past it they still answer 204.
 
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,10 +17,13 @@ use crate::api::{self, clear_refresh_cookie};
 use crate::app::App;
 use crate::auth::validate::{normalize_email, password_length_ok};
 use crate::clock;
+use crate::config::RateLimit;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, no_content};
+use crate::metrics::Outcome;
 use crate::store::accounts::{NewAccount, Registration};
 use crate::store::events::{Event, EventKind};
+use crate::store::rate::RateDecision;
 use crate::store::tickets::TicketPurpose;
 
 #[derive(Deserialize)]
@@ -63,34 +70,82 @@ pub fn parse_ticket(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw.trim()).map_err(|_| Error::invalid_request("The ticket is not a UUID."))
 }
 
-/// Creates a ticket for `account` and emits `kind` carrying it.
-async fn send_ticket(
+/// A ticket for `account`, and its lifetime in ms. With `account` None (no mail may go out: an
+/// unknown email, an active account, a per-email limit reached) the store does the very same work
+/// for a never-existing account and no ticket comes back, so the Redis commands and round trips of
+/// a request say nothing about the account.
+async fn new_ticket(
     app: &App,
-    account: Uuid,
-    email: &str,
+    account: Option<Uuid>,
     purpose: TicketPurpose,
-    kind: EventKind,
-) -> ApiResult<()> {
+) -> ApiResult<(Option<Uuid>, u64)> {
     let ttl = match purpose {
         TicketPurpose::Activate => app.config.activation_ticket_ttl,
         TicketPurpose::Reset => app.config.reset_ticket_ttl,
     };
     let ttl_ms = ttl.as_millis() as u64;
-    let ticket = app
-        .store
-        .create_ticket(account, purpose, ttl_ms)
-        .await?
-        .ok_or_else(|| Error::Unavailable("account vanished while creating its ticket".into()))?;
+    // A fresh v4 id is never an account's.
+    let target = account.unwrap_or_else(Uuid::new_v4);
+    let ticket = app.store.create_ticket(target, purpose, ttl_ms).await?;
+    if account.is_some() && ticket.is_none() {
+        return Err(Error::Unavailable(
+            "account vanished while creating its ticket".into(),
+        ));
+    }
+    Ok((ticket, ttl_ms))
+}
+
+/// Sends a ticket mail: creates a ticket for `account` and emits `kind` carrying it. With
+/// `account` None, the same Redis work ([`new_ticket`], and an event appended to a stream that
+/// keeps nothing) and no mail.
+async fn send_ticket(
+    app: &App,
+    account: Option<Uuid>,
+    email: &str,
+    purpose: TicketPurpose,
+    kind: EventKind,
+) -> ApiResult<()> {
+    let (ticket, ttl_ms) = new_ticket(app, account, purpose).await?;
     let at = clock::now_ms();
-    app.emit(Event {
+    let event = Event {
         kind,
-        user_id: Some(account),
+        user_id: Some(account.unwrap_or_else(Uuid::new_v4)),
         email: Some(email),
-        ticket: Some(ticket),
+        ticket: Some(ticket.unwrap_or_else(Uuid::new_v4)),
         expires_at: Some(at + ttl_ms),
         at,
-    })
-    .await
+    };
+    match account {
+        Some(_) => app.emit(event).await,
+        None => Ok(app.store.emit_discarded(&event).await?),
+    }
+}
+
+/// Counts one mail request for `email` against its per-address limit: whether a mail may still
+/// go. Never an error to the caller (a 429 would say the address is being mailed): past the
+/// limit the request answers as usual and sends nothing. Counted whether or not an account has
+/// the address, so both cost the same.
+async fn mail_allowed(
+    app: &App,
+    kind: &'static str,
+    email: &str,
+    rate: Option<RateLimit>,
+) -> ApiResult<bool> {
+    let Some(rate) = rate else {
+        return Ok(true);
+    };
+    let window_ms = rate.window.as_millis() as u64;
+    match app
+        .store
+        .rate_check(kind, email, rate.limit, window_ms, true)
+        .await?
+    {
+        RateDecision::Allowed => Ok(true),
+        RateDecision::Limited { .. } => {
+            app.metrics.outcome(Outcome::RateLimited);
+            Ok(false)
+        }
+    }
 }
 
 /// `POST /auth/register` — 204 whether or not the email was free.
@@ -114,11 +169,13 @@ pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
             now_ms: clock::now_ms(),
         })
         .await?;
+    // Both outcomes do the same Redis work (the store's registration does too): a ticket, real
+    // or made for no account, unless accounts start active; then one event.
     match registration {
         Registration::Created if !active => {
             send_ticket(
                 app,
-                id,
+                Some(id),
                 &email,
                 TicketPurpose::Activate,
                 EventKind::AccountRegistered,
@@ -134,6 +191,9 @@ pub async fn register(app: &App, req: &Request) -> ApiResult<Response> {
             .await?
         }
         Registration::EmailTaken { existing } => {
+            if !active {
+                new_ticket(app, None, TicketPurpose::Activate).await?;
+            }
             app.emit(api::event(
                 EventKind::AccountExists,
                 Some(existing),
@@ -166,44 +226,54 @@ pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
 }
 
 /// `POST /auth/account/activate/request` — 204 always; a fresh ticket only
-/// when an inactive account has this email.
+/// when an inactive account has this email and the address has not had its
+/// activation mails for the window. Every case does the same Redis work.
 pub async fn request_activation(app: &App, req: &Request) -> ApiResult<Response> {
     let body: EmailBody = req.json()?;
     let email = valid_email(&body.email)?;
-    let limit = app.config.rate_limits.activate_request_per_ip;
+    let limits = &app.config.rate_limits;
+    let limit = limits.activate_request_per_ip;
     api::enforce_rate(app, "activate_ip", &api::client_ip(app, req), limit, true).await?;
-    if let Some(account) = app.store.find_by_email(&email).await? {
-        if !account.active {
-            send_ticket(
-                app,
-                account.id,
-                &email,
-                TicketPurpose::Activate,
-                EventKind::AccountActivationRequested,
-            )
-            .await?;
-        }
-    }
+    let mail = mail_allowed(
+        app,
+        "activate_email",
+        &email,
+        limits.activate_request_per_email,
+    )
+    .await?;
+    let found = app.store.find_by_email(&email).await?;
+    let account = found.filter(|a| mail && !a.active).map(|a| a.id);
+    send_ticket(
+        app,
+        account,
+        &email,
+        TicketPurpose::Activate,
+        EventKind::AccountActivationRequested,
+    )
+    .await?;
     Ok(no_content())
 }
 
 /// `POST /auth/account/forgot/request` — 204 always; a reset ticket only
-/// when the account exists.
+/// when the account exists and the address has not had its reset mails for
+/// the window. Every case does the same Redis work.
 pub async fn request_password_reset(app: &App, req: &Request) -> ApiResult<Response> {
     let body: EmailBody = req.json()?;
     let email = valid_email(&body.email)?;
-    let limit = app.config.rate_limits.forgot_request_per_ip;
+    let limits = &app.config.rate_limits;
+    let limit = limits.forgot_request_per_ip;
     api::enforce_rate(app, "forgot_ip", &api::client_ip(app, req), limit, true).await?;
-    if let Some(account) = app.store.find_by_email(&email).await? {
-        send_ticket(
-            app,
-            account.id,
-            &email,
-            TicketPurpose::Reset,
-            EventKind::PasswordResetRequested,
-        )
-        .await?;
-    }
+    let mail = mail_allowed(app, "forgot_email", &email, limits.forgot_request_per_email).await?;
+    let found = app.store.find_by_email(&email).await?;
+    let account = found.filter(|_| mail).map(|a| a.id);
+    send_ticket(
+        app,
+        account,
+        &email,
+        TicketPurpose::Reset,
+        EventKind::PasswordResetRequested,
+    )
+    .await?;
     Ok(no_content())
 }
 

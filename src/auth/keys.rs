@@ -1,5 +1,6 @@
 //! Data keys: the 32-byte secrets shared by all replicas, and the purpose keys derived
-//! from them with HKDF-SHA256 (refresh-token MAC, TOTP-secret sealing, recovery-code digests).
+//! from them with HKDF-SHA256 (refresh-token MAC, TOTP-secret sealing, recovery-code digests,
+//! ticket names in Redis).
 //!
 //! Several data keys may be configured for rotation: the first makes new values, all are tried
 //! when checking, and every value names the key that made it by a 4-byte key id. No I/O: callers
@@ -18,6 +19,9 @@ pub(crate) const REFRESH_INFO: &[u8] = b"edgeauth/refresh-token/v1";
 pub(crate) const TOTP_SEAL_INFO: &[u8] = b"edgeauth/totp-seal/v1";
 /// HKDF `info` for the recovery-code HMAC key.
 pub(crate) const RECOVERY_INFO: &[u8] = b"edgeauth/recovery-code/v1";
+/// HKDF `info` for the HMAC key naming tickets in Redis (the store keeps a MAC of each ticket,
+/// never the ticket).
+pub(crate) const TICKET_INFO: &[u8] = b"edgeauth/ticket-id/v1";
 /// Domain separation for key ids, so an id never equals a prefix of any derived key or MAC.
 const KEY_ID_DOMAIN: &[u8] = b"edgeauth/key-id/v1";
 

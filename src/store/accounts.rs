@@ -8,8 +8,10 @@
 //! 2. `email_claim.lua` sets the index if absent, else returns its holder.
 //! 3. Claimed → `account_confirm.lua` sets `ready=1` and removes the TTL (if the account already
 //!    expired, the index is released again and the caller gets Unavailable). Held by X that owns
-//!    the email → our provisional account is deleted and the answer is
-//!    `EmailTaken { existing: X }`. Held by X that does not (its account is missing — a crash
+//!    the email → the same script discards (deletes) our provisional account and the answer is
+//!    `EmailTaken { existing: X }`. Both ways run the same
+//!    commands (the holder's ownership is read either way), so a taken email cannot be told from
+//!    a free one by the Redis work or its round trips. Held by X that does not (its account is missing — a crash
 //!    after step 2, or between the two steps of a removal — or has moved to another email, or an
 //!    email change of X died before moving X here) → the index is stale: it is deleted only if it
 //!    still holds exactly the value judged, and the claim is retried once.
@@ -114,13 +116,28 @@ impl Store {
                     .arg(&id)
                     .invoke_async(&mut conn)
                     .await?;
-                if holder == id {
-                    let confirmed: i64 = s
+                // The value was read (by the claim) before this judgement, as the rule wants. Our
+                // own fresh claim is judged too (it owns the address: the provisional account has
+                // it), so a free email and a taken one cost the same Redis work.
+                let existing = parse_holder(&holder)?;
+                let live = self
+                    .owns_email(&mut conn, existing, new.email, new.now_ms)
+                    .await?;
+                if holder == id || live {
+                    let claimed = holder == id;
+                    // Confirm ours, or (taken) discard it with the same script: it was never
+                    // visible (ready=0), so deleting it leaves no trace.
+                    let settled: i64 = s
                         .account_confirm
                         .key(&account_key)
+                        .key(k.none(new.id))
+                        .arg(if claimed { "1" } else { "0" })
                         .invoke_async(&mut conn)
                         .await?;
-                    if confirmed == 1 {
+                    if !claimed {
+                        return Ok(Registration::EmailTaken { existing });
+                    }
+                    if settled == 1 {
                         return Ok(Registration::Created);
                     }
                     self.release_email(&mut conn, &email_key, &id).await?;
@@ -128,19 +145,11 @@ impl Store {
                         "provisional account expired before it was confirmed",
                     ));
                 }
-                // The value was read (by the claim) before this judgement, as the rule wants.
-                let existing = parse_holder(&holder)?;
-                let live = self
-                    .owns_email(&mut conn, existing, new.email, new.now_ms)
-                    .await?;
-                if live || released_stale {
-                    // Ours was never visible (ready=0): deleting it leaves no trace.
+                if released_stale {
+                    // Ours was never visible (ready=0): deleting it leaves no trace. A second
+                    // stale holder right after releasing the first: not worth a loop.
                     self.delete_account(&mut conn, new.id).await?;
-                    return match live {
-                        true => Ok(Registration::EmailTaken { existing }),
-                        // A second stale holder right after releasing the first: not worth a loop.
-                        false => Err(bad_reply("email index contended")),
-                    };
+                    return Err(bad_reply("email index contended"));
                 }
                 self.release_email(&mut conn, &email_key, &holder).await?;
                 released_stale = true;

@@ -272,7 +272,7 @@ mod tests {
 
     /// session_create's KEYS and ARGV, with the key prefix of `prefix_of`.
     fn session_create_call(account: Uuid, prefix_of: Uuid) -> redis::Cmd {
-        let k = Keys::new("edgeauth:");
+        let k = Keys::new("edgeauth:", &[[0; 32]]);
         let family = Uuid::new_v4();
         let keys = [
             k.account(account),
@@ -294,7 +294,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "script KEYS in two slots")]
     fn keys_of_two_accounts_are_caught() {
-        let k = Keys::new("edgeauth:");
+        let k = Keys::new("edgeauth:", &[[0; 32]]);
         let keys = [k.account(Uuid::new_v4()), k.account(Uuid::new_v4())];
         check_single_slot(&evalsha(&session_create(), &keys, &[]));
     }
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn other_commands_and_unknown_scripts_are_not_judged() {
         check_single_slot(redis::cmd("MGET").arg("a").arg("b"));
-        let k = Keys::new("edgeauth:");
+        let k = Keys::new("edgeauth:", &[[0; 32]]);
         let other = Script::new("return 1");
         // An unknown script: only its KEYS are checked (one here), no ARGV is taken for a prefix.
         check_single_slot(&evalsha(

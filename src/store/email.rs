@@ -150,11 +150,13 @@ impl Store {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
             let ticket = Uuid::new_v4();
+            // Named by a keyed MAC, never by the ticket (see `tickets`).
+            let id = k.ticket_id(ticket);
             let ttl_ms = ttl_ms.max(1);
             let created: i64 = s
                 .email_ticket_create
                 .key(k.account(account))
-                .key(k.ticket(account, ticket))
+                .key(k.ticket_by_id(account, &id))
                 .arg(old)
                 .arg(new)
                 .arg(ttl_ms)
@@ -163,7 +165,7 @@ impl Store {
             if created != 1 {
                 return Ok(None);
             }
-            self.write_ticket_pointer(&mut conn, ticket, account, ttl_ms)
+            self.write_ticket_pointer(&mut conn, &id, account, ttl_ms)
                 .await?;
             Ok(Some(ticket))
         })
@@ -179,12 +181,13 @@ impl Store {
     ) -> StoreResult<EmailChange> {
         self.run("change_email_with_ticket", async {
             let mut conn = self.conn().await?;
-            let Some(account) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
+            let Some((account, ticket)) = self.follow_ticket_pointer(&mut conn, ticket).await?
+            else {
                 return Ok(EmailChange::InvalidTicket);
             };
             let attempt = Uuid::new_v4();
             let Some(begun) = self
-                .email_begin(&mut conn, account, ticket, attempt, clock())
+                .email_begin(&mut conn, account, &ticket, attempt, clock())
                 .await?
             else {
                 return Ok(EmailChange::InvalidTicket);
@@ -197,7 +200,7 @@ impl Store {
                 return Ok(EmailChange::Taken);
             }
             if !self
-                .email_commit(&mut conn, account, ticket, attempt, &begun.new, clock)
+                .email_commit(&mut conn, account, &ticket, attempt, &begun.new, clock)
                 .await?
             {
                 return Ok(EmailChange::InvalidTicket);
@@ -278,12 +281,13 @@ impl Store {
         Ok(ownership)
     }
 
-    /// Step 1, `email_change_begin.lua`. None: invalid ticket.
+    /// Step 1, `email_change_begin.lua` (`ticket`: the id its record is named by). None: invalid
+    /// ticket.
     async fn email_begin(
         &self,
         conn: &mut Connection,
         account: Uuid,
-        ticket: Uuid,
+        ticket: &str,
         attempt: Uuid,
         now_ms: u64,
     ) -> StoreResult<Option<Begun>> {
@@ -291,7 +295,7 @@ impl Store {
         let reply: Vec<String> = self
             .scripts()
             .email_change_begin
-            .key(k.ticket(account, ticket))
+            .key(k.ticket_by_id(account, ticket))
             .key(k.account(account))
             .arg(attempt.to_string())
             .arg(now_ms)
@@ -357,11 +361,12 @@ impl Store {
 
     /// Step 3, `email_change_commit.lua`; on failure the new index is released unless A owns the
     /// address anyway (another attempt of A committed, or is in flight). Whether it committed.
+    /// `ticket`: the id its record is named by.
     async fn email_commit(
         &self,
         conn: &mut Connection,
         account: Uuid,
-        ticket: Uuid,
+        ticket: &str,
         attempt: Uuid,
         new: &str,
         clock: Clock<'_>,
@@ -370,7 +375,7 @@ impl Store {
         let committed: i64 = self
             .scripts()
             .email_change_commit
-            .key(k.ticket(account, ticket))
+            .key(k.ticket_by_id(account, ticket))
             .key(k.account(account))
             .arg(attempt.to_string())
             .arg(clock())
@@ -433,11 +438,11 @@ impl Store {
         now_ms: u64,
     ) -> StoreResult<Option<(Uuid, String, String)>> {
         let mut conn = self.conn().await?;
-        let Some(account) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
+        let Some((account, id)) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
             return Ok(None);
         };
         let begun = self
-            .email_begin(&mut conn, account, ticket, attempt, now_ms)
+            .email_begin(&mut conn, account, &id, attempt, now_ms)
             .await?;
         Ok(begun.map(|b| (account, b.new, b.old)))
     }
@@ -463,7 +468,8 @@ impl Store {
         now_ms: u64,
     ) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
-        self.email_commit(&mut conn, account, ticket, attempt, new, &move || now_ms)
+        let id = self.keys().ticket_id(ticket);
+        self.email_commit(&mut conn, account, &id, attempt, new, &move || now_ms)
             .await
     }
 }

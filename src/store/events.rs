@@ -1,12 +1,16 @@
-//! Events: one entry per event in the capped stream `Pevents`, read by a mailer or auditor through
-//! a consumer group (SPEC §4). The server never sends mail itself.
+//! Events: one entry per event in a capped stream, read by a mailer or auditor through a consumer
+//! group. The server never sends mail itself.
+//!
+//! Two streams, each capped at `EDGEAUTH_EVENTS_MAXLEN` (`XADD MAXLEN ~`):
+//! - `Pevents`: what a mailer acts on (tickets, notices) and the account lifecycle;
+//! - `Pevents:audit`: high-volume audit events that anyone can cause (failed sign-ins). Kept
+//!   apart so a flood of them trims only its own stream, never a reset mail no mailer has read.
+//!
+//! [`EventKind::stream`] sorts every kind, with no catch-all: a new kind must be placed.
 
 use uuid::Uuid;
 
 use super::{Store, StoreResult};
-
-/// Approximate cap of the stream (`XADD MAXLEN ~`).
-const EVENTS_MAXLEN: u64 = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -30,7 +34,38 @@ pub enum EventKind {
     TokensRevoked,
 }
 
+/// Which stream an event goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// `Pevents`: mail-bearing and account-lifecycle events.
+    Events,
+    /// `Pevents:audit`: high-volume audit events anyone can cause (failed sign-ins and codes).
+    Audit,
+}
+
 impl EventKind {
+    /// The stream this kind goes to. Exhaustive on purpose: whoever adds a kind decides whether a
+    /// stranger can flood it (then `Audit`, whose trimming never costs a mail).
+    pub fn stream(self) -> Stream {
+        match self {
+            EventKind::LoginFailed | EventKind::MfaFailed => Stream::Audit,
+            EventKind::AccountRegistered
+            | EventKind::AccountExists
+            | EventKind::AccountActivationRequested
+            | EventKind::AccountActivated
+            | EventKind::PasswordResetRequested
+            | EventKind::PasswordChanged
+            | EventKind::AccountRemoved
+            | EventKind::MfaEnabled
+            | EventKind::MfaDisabled
+            | EventKind::MfaRecoveryCodeUsed
+            | EventKind::EmailChangeRequested
+            | EventKind::EmailChanged
+            | EventKind::RefreshTokenReused
+            | EventKind::TokensRevoked => Stream::Events,
+        }
+    }
+
     /// The stream's `type` field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,13 +102,29 @@ pub struct Event<'a> {
 }
 
 impl Store {
-    /// XADD Pevents MAXLEN ~ 100000 * type T user_id U email E [ticket K] [expires_at X] at N.
-    /// `user_id` and `email` are always present (empty when None) so consumers can rely on them.
+    /// XADD <stream of its kind> MAXLEN ~ <cap> * type T user_id U email E [ticket K]
+    /// [expires_at X] at N. `user_id` and `email` are always present (empty when None) so
+    /// consumers can rely on them.
     pub async fn emit(&self, event: &Event<'_>) -> StoreResult<()> {
+        let stream = match event.kind.stream() {
+            Stream::Events => self.keys().events(),
+            Stream::Audit => self.keys().events_audit(),
+        };
+        self.append(event, stream, self.inner.events_maxlen).await
+    }
+
+    /// The Redis work of [`Store::emit`] with nothing kept: the event goes to a stream capped at
+    /// 0 entries. For requests that must send no mail (an unknown email) yet must cost what one
+    /// that does costs, so timing says nothing about the account.
+    pub async fn emit_discarded(&self, event: &Event<'_>) -> StoreResult<()> {
+        self.append(event, self.keys().events_discard(), 0).await
+    }
+
+    async fn append(&self, event: &Event<'_>, stream: String, maxlen: u64) -> StoreResult<()> {
         self.run("emit", async {
             let mut conn = self.conn().await?;
-            let mut inv = self.scripts().event_emit.key(self.keys().events());
-            inv.arg(EVENTS_MAXLEN)
+            let mut inv = self.scripts().event_emit.key(stream);
+            inv.arg(maxlen)
                 .arg("type")
                 .arg(event.kind.as_str())
                 .arg("user_id")
@@ -96,7 +147,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::EventKind;
+    use super::{EventKind, Stream};
 
     #[test]
     fn type_names_follow_the_spec() {
@@ -110,5 +161,21 @@ mod tests {
             "refresh_token.reused"
         );
         assert_eq!(EventKind::TokensRevoked.as_str(), "tokens.revoked");
+    }
+
+    #[test]
+    fn only_floodable_kinds_go_to_the_audit_stream() {
+        assert_eq!(EventKind::LoginFailed.stream(), Stream::Audit);
+        for kind in [
+            EventKind::PasswordResetRequested,
+            EventKind::AccountActivationRequested,
+            EventKind::AccountRegistered,
+            EventKind::AccountExists,
+            EventKind::EmailChangeRequested,
+            EventKind::EmailChanged,
+            EventKind::PasswordChanged,
+        ] {
+            assert_eq!(kind.stream(), Stream::Events, "{}", kind.as_str());
+        }
     }
 }

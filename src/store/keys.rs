@@ -2,21 +2,59 @@
 //!
 //! Every key of one account carries the hash tag `{<account id>}`, so each script touching an
 //! account is single-slot in Redis Cluster. The email index is named by a SHA-256 of the normalized
-//! email, so key names hold no personal data. Imports nothing from the rest of the crate.
+//! email, so key names hold no personal data. Tickets are named by a keyed MAC of the ticket (see
+//! [`Keys::ticket_ids`]), so key names hold no usable ticket either. Imports nothing from the rest
+//! of the crate.
 
 use std::fmt::Write;
 
+use ring::hmac;
 use uuid::Uuid;
 
 pub(crate) struct Keys {
     prefix: String,
+    /// HMAC-SHA256 keys naming tickets, current first (one per data key; see `ticket_ids`).
+    ticket_macs: Vec<hmac::Key>,
 }
 
 impl Keys {
-    pub fn new(prefix: &str) -> Keys {
+    /// `ticket_keys`: the ticket-naming key material, current first; must not be empty (the
+    /// store refuses to start without one).
+    pub fn new(prefix: &str, ticket_keys: &[[u8; 32]]) -> Keys {
         Keys {
             prefix: prefix.to_owned(),
+            ticket_macs: ticket_keys
+                .iter()
+                .map(|k| hmac::Key::new(hmac::HMAC_SHA256, k))
+                .collect(),
         }
+    }
+
+    /// The names ticket `ticket` may go by in Redis, one per configured key, current first: the
+    /// lowercase hex HMAC-SHA256 of its 16 bytes. New tickets are written under the first; every
+    /// one is tried when a ticket is presented, so tickets outlive a data-key rotation. Neither a
+    /// key name nor a stored value ever holds the ticket itself: reading Redis (a dump, a replica,
+    /// `SCAN`) yields no ticket that can be spent.
+    pub fn ticket_ids(&self, ticket: Uuid) -> Vec<String> {
+        self.ticket_macs
+            .iter()
+            .map(|key| {
+                let tag = hmac::sign(key, ticket.as_bytes());
+                let mut id = String::with_capacity(64);
+                for b in tag.as_ref() {
+                    let _ = write!(id, "{b:02x}");
+                }
+                id
+            })
+            .collect()
+    }
+
+    /// The name a new ticket is written under (the current key's, see `ticket_ids`).
+    pub fn ticket_id(&self, ticket: Uuid) -> String {
+        self.ticket_ids(ticket)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
     }
 
     /// `P{A}:` — `Uuid`'s Display is the lowercase hyphenated form.
@@ -29,6 +67,12 @@ impl Keys {
     /// an email change `email_pending`, `email_pending_at`, `email_pending_id` (see `store/email`).
     pub fn account(&self, account: Uuid) -> String {
         self.tag(account) + "account"
+    }
+
+    /// Never written: where a script spends a no-op command so that its two outcomes cost the
+    /// same (see `account_confirm.lua`).
+    pub fn none(&self, account: Uuid) -> String {
+        self.tag(account) + "none"
     }
 
     /// ZSET of the account's refresh families, scored by last use.
@@ -46,10 +90,24 @@ impl Keys {
         format!("{}{family}", self.session_prefix(account))
     }
 
-    /// HASH purpose (and `attempts` for "mfa"; `email` and `old` for "email"): the authoritative
-    /// ticket, in the account's slot.
+    /// HASH purpose (and `attempts` for "mfa"; `email` and `old` for "email"; `email` and `cv`, the
+    /// account's email and credential version at issue, for "activate" and "reset"): the
+    /// authoritative ticket, in the account's slot, named by the ticket's current id (a ticket
+    /// issued before a data-key rotation may be named by an older one: see `ticket_by_id`).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn ticket(&self, account: Uuid, ticket: Uuid) -> String {
-        format!("{}{ticket}", self.ticket_prefix(account))
+        self.ticket_by_id(account, &self.ticket_id(ticket))
+    }
+
+    /// The record of a ticket named by `id` (one of its `ticket_ids`).
+    pub fn ticket_by_id(&self, account: Uuid, id: &str) -> String {
+        format!("{}{id}", self.ticket_prefix(account))
+    }
+
+    /// STRING: the id of the account's newest reset ticket, with that ticket's TTL. Only the ticket
+    /// it names can reset the password, so a new reset request retires every earlier one.
+    pub fn reset_ticket(&self, account: Uuid) -> String {
+        self.tag(account) + "reset_ticket"
     }
 
     /// ZSET of the account's MFA login tickets (score: creation, unix ms), so issuing can cap them
@@ -58,7 +116,8 @@ impl Keys {
         self.tag(account) + "mfa_tickets"
     }
 
-    /// What scripts prepend to a ticket id to name its record (same tag, same slot).
+    /// What scripts prepend to a ticket id (see `ticket_ids`) to name its record (same tag, same
+    /// slot).
     pub fn ticket_prefix(&self, account: Uuid) -> String {
         self.tag(account) + "ticket:"
     }
@@ -73,9 +132,16 @@ impl Keys {
         self.tag(account) + "recovery"
     }
 
-    /// STRING → account id: how a bare ticket finds its account's slot.
+    /// STRING → account id: how a bare ticket finds its account's slot, named by the ticket's
+    /// current id.
+    #[cfg(test)]
     pub fn ticket_pointer(&self, ticket: Uuid) -> String {
-        format!("{}ticket:{ticket}", self.prefix)
+        self.ticket_pointer_by_id(&self.ticket_id(ticket))
+    }
+
+    /// The pointer of a ticket named by `id` (one of its `ticket_ids`).
+    pub fn ticket_pointer_by_id(&self, id: &str) -> String {
+        format!("{}ticket:{id}", self.prefix)
     }
 
     /// STRING counter of one rate limit, with its window as TTL. The subject (an email or an IP
@@ -100,7 +166,7 @@ impl Keys {
         key
     }
 
-    /// STREAM of events.
+    /// STREAM of the events a mailer acts on and account-lifecycle events (see `events`).
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
@@ -118,6 +184,18 @@ impl Keys {
             .strip_suffix("}:account")?;
         Uuid::parse_str(id).ok()
     }
+
+    /// STREAM of high-volume audit events (failed sign-ins), capped apart so a flood of them
+    /// never trims a mail no mailer has read yet.
+    pub fn events_audit(&self) -> String {
+        format!("{}events:audit", self.prefix)
+    }
+
+    /// STREAM kept empty (`MAXLEN 0`): where a request that must not send mail (an unknown
+    /// email) appends its event, so its Redis work equals that of one that does.
+    pub fn events_discard(&self) -> String {
+        format!("{}events:discard", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +204,7 @@ mod tests {
 
     #[test]
     fn layout() {
-        let k = Keys::new("edgeauth:");
+        let k = Keys::new("edgeauth:", &[[7; 32], [8; 32]]);
         let a = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
         let f = Uuid::from_u128(1);
         let tag = "edgeauth:{01234567-89ab-cdef-0123-456789abcdef}:";
@@ -136,23 +214,36 @@ mod tests {
             k.session(a, f),
             format!("{tag}session:00000000-0000-0000-0000-000000000001")
         );
-        assert_eq!(
-            k.ticket(a, f),
-            format!("{tag}ticket:00000000-0000-0000-0000-000000000001")
+        // HMAC-SHA256 of the ticket's 16 bytes, under each key (current first), in hex: the
+        // ticket itself is in no key name.
+        let (mac7, mac8) = (
+            "620355dd837c780900a9e7896f4cf86fb27bc25e90aae55c2130ad54ce483cd4",
+            "1bdd7cb91afb3c8eaf8e546e9a085c5ea93a0fcec0896ff0eaae96fd79aecd8d",
         );
+        assert_eq!(k.ticket_ids(f), vec![mac7.to_owned(), mac8.to_owned()]);
+        assert_eq!(k.ticket_id(f), mac7);
+        assert_eq!(k.ticket(a, f), format!("{tag}ticket:{mac7}"));
+        assert_eq!(k.ticket_by_id(a, mac8), format!("{tag}ticket:{mac8}"));
+        assert_eq!(k.reset_ticket(a), format!("{tag}reset_ticket"));
         assert_eq!(k.ticket_prefix(a), format!("{tag}ticket:"));
         assert_eq!(k.mfa_tickets(a), format!("{tag}mfa_tickets"));
         assert_eq!(k.mfa_pending(a), format!("{tag}mfa_pending"));
         assert_eq!(k.recovery(a), format!("{tag}recovery"));
+        assert_eq!(k.ticket_pointer(f), format!("edgeauth:ticket:{mac7}"));
         assert_eq!(
-            k.ticket_pointer(f),
-            "edgeauth:ticket:00000000-0000-0000-0000-000000000001"
+            k.ticket_pointer_by_id(mac8),
+            format!("edgeauth:ticket:{mac8}")
         );
         assert_eq!(k.events(), "edgeauth:events");
         assert_eq!(k.account_id(&k.account(a)), Some(a));
         assert_eq!(k.account_id(&k.sessions(a)), None);
-        assert_eq!(k.account_id(&Keys::new("other:").account(a)), None);
+        assert_eq!(
+            k.account_id(&Keys::new("other:", &[[7; 32]]).account(a)),
+            None
+        );
         assert_eq!(k.account_id("edgeauth:{not-a-uuid}:account"), None);
+        assert_eq!(k.events_audit(), "edgeauth:events:audit");
+        assert_eq!(k.events_discard(), "edgeauth:events:discard");
         // Every key of an account, and every key a script builds from its prefixes, in one slot.
         let slot = |key: &str| redis::cluster_routing::Slot::for_key(key);
         let one = slot(&k.account(a));
@@ -160,6 +251,8 @@ mod tests {
             k.sessions(a),
             k.session(a, f),
             k.ticket(a, f),
+            k.reset_ticket(a),
+            k.none(a),
             k.mfa_tickets(a),
             k.mfa_pending(a),
             k.recovery(a),

@@ -227,16 +227,18 @@ impl Store {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
             let ticket = Uuid::new_v4();
+            // Named by a keyed MAC, never by the ticket (see `tickets`).
+            let id = k.ticket_id(ticket);
             let ttl_ms = ttl_ms.max(1);
             // Record first: if the pointer write then fails, the record is unreachable and expires
             // on its own (as in `create_ticket`).
             let created: i64 = s
                 .mfa_ticket_create
                 .key(k.account(account))
-                .key(k.ticket(account, ticket))
+                .key(k.ticket_by_id(account, &id))
                 .key(k.mfa_tickets(account))
                 .arg(ttl_ms)
-                .arg(ticket.to_string())
+                .arg(&id)
                 .arg(k.ticket_prefix(account))
                 .arg(now_ms)
                 .arg(cap.max(1))
@@ -246,7 +248,7 @@ impl Store {
             if created != 1 {
                 return Ok(None);
             }
-            self.write_ticket_pointer(&mut conn, ticket, account, ttl_ms)
+            self.write_ticket_pointer(&mut conn, &id, account, ttl_ms)
                 .await?;
             Ok(Some(ticket))
         })
@@ -264,8 +266,9 @@ impl Store {
     ) -> StoreResult<Option<u64>> {
         self.run("mfa_ticket_credential_version", async {
             let mut conn = self.conn().await?;
+            let id = self.ticket_record_id(&mut conn, account, ticket).await?;
             let (purpose, cv): (Option<String>, Option<String>) = redis::cmd("HMGET")
-                .arg(self.keys().ticket(account, ticket))
+                .arg(self.keys().ticket_by_id(account, &id))
                 .arg("purpose")
                 .arg("cv")
                 .query_async(&mut conn)
@@ -283,7 +286,8 @@ impl Store {
     pub async fn ticket_account(&self, ticket: Uuid) -> StoreResult<Option<Uuid>> {
         self.run("ticket_account", async {
             let mut conn = self.conn().await?;
-            self.follow_ticket_pointer(&mut conn, ticket).await
+            let found = self.follow_ticket_pointer(&mut conn, ticket).await?;
+            Ok(found.map(|(account, _)| account))
         })
         .await
     }
@@ -306,9 +310,10 @@ impl Store {
         self.run("mfa_login_totp", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
+            let id = self.ticket_record_id(&mut conn, account, ticket).await?;
             let reply: String = s
                 .mfa_login_totp
-                .key(k.ticket(account, ticket))
+                .key(k.ticket_by_id(account, &id))
                 .key(k.account(account))
                 .arg(sealed_active)
                 .arg(step.map(|s| s.to_string()).unwrap_or_default())
@@ -333,9 +338,10 @@ impl Store {
         self.run("mfa_login_recovery", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
+            let id = self.ticket_record_id(&mut conn, account, ticket).await?;
             let reply: String = s
                 .mfa_login_recovery
-                .key(k.ticket(account, ticket))
+                .key(k.ticket_by_id(account, &id))
                 .key(k.account(account))
                 .key(k.recovery(account))
                 .arg(max_attempts)

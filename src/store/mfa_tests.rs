@@ -312,7 +312,7 @@ async fn mfa_tickets_have_a_record_a_pointer_and_ttls() {
         .await
         .unwrap();
     assert_eq!(members.len(), 2);
-    assert!(members.contains(&t2.to_string()), "{members:?}");
+    assert!(members.contains(&store.keys().ticket_id(t2)), "{members:?}");
     // A credential version other than the account's (a reset or change since the password was
     // checked) issues nothing.
     assert_eq!(
@@ -559,6 +559,15 @@ async fn activation_and_mfa_tickets_do_not_stand_in_for_each_other() {
     );
     assert_eq!(
         store
+            .mfa_login_totp(t, id, "active", Some(S + 1), MAX)
+            .await
+            .unwrap(),
+        MfaLogin::Accepted
+    );
+    // (Last: a reset deletes the MFA login tickets issued under the old password.)
+    let live = ticket(&store, id).await;
+    assert_eq!(
+        store
             .reset_password_with_ticket(reset, "$scrypt$new")
             .await
             .unwrap(),
@@ -566,10 +575,10 @@ async fn activation_and_mfa_tickets_do_not_stand_in_for_each_other() {
     );
     assert_eq!(
         store
-            .mfa_login_totp(t, id, "active", Some(S + 1), MAX)
+            .mfa_login_totp(live, id, "active", Some(S + 2), MAX)
             .await
             .unwrap(),
-        MfaLogin::Accepted
+        MfaLogin::InvalidTicket
     );
 }
 

@@ -98,6 +98,11 @@ pub struct StoreConfig {
     pub session_cache_ttl: Duration,
     /// Sessions remembered at most (per replica).
     pub session_cache_entries: usize,
+    /// Key material naming tickets in Redis (HMAC-SHA256 keys, derived from the data keys),
+    /// current first; at least one.
+    pub ticket_keys: Vec<[u8; 32]>,
+    /// Approximate cap of each event stream (`XADD MAXLEN ~`).
+    pub events_maxlen: u64,
 }
 
 /// The handle to all state. Cheap to clone (one `Arc`).
@@ -117,6 +122,7 @@ struct Inner {
     keys: Keys,
     scripts: Scripts,
     op_timeout: Duration,
+    events_maxlen: u64,
     /// Failed operations since start (for metrics).
     errors: AtomicU64,
     /// Sessions recently seen to exist, until a deadline (see `sessions::session_exists`).
@@ -136,6 +142,9 @@ impl Store {
                 "key prefix must not contain '{' or '}'".into(),
             ));
         }
+        if cfg.ticket_keys.is_empty() {
+            return Err(StoreError::Unavailable("no ticket key configured".into()));
+        }
         let connections = if cfg.cluster_nodes.is_empty() {
             single(cfg)?
         } else {
@@ -146,9 +155,10 @@ impl Store {
                 connections,
                 next: AtomicUsize::new(0),
                 in_flight: AtomicUsize::new(0),
-                keys: Keys::new(&cfg.prefix),
+                keys: Keys::new(&cfg.prefix, &cfg.ticket_keys),
                 scripts: Scripts::new(),
                 op_timeout: cfg.op_timeout,
+                events_maxlen: cfg.events_maxlen.max(1),
                 errors: AtomicU64::new(0),
                 seen_sessions: TtlCache::new(cfg.session_cache_entries),
                 session_cache_ms: cfg.session_cache_ttl.as_millis() as u64,

@@ -204,7 +204,7 @@ mod tests {
             ("session_create", vec![5]),
             ("sessions_list", vec![1]),
             ("sessions_revoke_all", vec![1]),
-            ("ticket_reset", vec![2]),
+            ("ticket_reset", vec![2, 4]),
         ]
         .into_iter()
         .collect();

@@ -85,6 +85,11 @@ impl TestRedis {
     }
 
     pub fn store(&self) -> Store {
+        self.store_with_ticket_keys(vec![[7; 32]])
+    }
+
+    /// A store naming tickets under these keys, current first (a data-key rotation).
+    pub fn store_with_ticket_keys(&self, ticket_keys: Vec<[u8; 32]>) -> Store {
         Store::new(&StoreConfig {
             url: self.url(),
             cluster_nodes: Vec::new(),
@@ -93,6 +98,8 @@ impl TestRedis {
             op_timeout: Duration::from_secs(5),
             session_cache_ttl: std::time::Duration::ZERO,
             session_cache_entries: 16,
+            ticket_keys,
+            events_maxlen: 100_000,
         })
         .unwrap()
     }

@@ -341,6 +341,65 @@ async fn tickets_are_single_use_and_purpose_checked() {
 }
 
 #[tokio::test]
+async fn tickets_outlive_a_data_key_rotation_and_hold_no_ticket() {
+    let redis = TestRedis::start();
+    let old = redis.store();
+    let mut raw = redis.raw().await;
+    let id = registered(&old, "rotate@example.com").await;
+    let activation = old
+        .create_ticket(id, TicketPurpose::Activate, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let reset = old
+        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    // Named by a MAC: neither key names nor values hold the ticket.
+    let keys: Vec<String> = raw.keys("t:*").await.unwrap();
+    for ticket in [activation, reset] {
+        let (hyphenated, simple) = (ticket.to_string(), ticket.simple().to_string());
+        for key in &keys {
+            assert!(
+                !key.contains(&hyphenated) && !key.contains(&simple),
+                "{key}"
+            );
+        }
+    }
+    let marker: String = raw.get(old.keys().reset_ticket(id)).await.unwrap();
+    assert_eq!(marker, old.keys().ticket_id(reset));
+    // A new current key, the old one kept for checking: both still spend.
+    let rotated = redis.store_with_ticket_keys(vec![[9; 32], [7; 32]]);
+    assert_ne!(rotated.keys().ticket_id(reset), marker);
+    assert_eq!(
+        rotated.activate_with_ticket(activation).await.unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        rotated
+            .reset_password_with_ticket(reset, "$scrypt$new")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    // Without the old key they would be unknown.
+    let fresh = old
+        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let forgotten = redis.store_with_ticket_keys(vec![[9; 32]]);
+    assert_eq!(
+        forgotten
+            .reset_password_with_ticket(fresh, "$scrypt$other")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn a_ticket_dies_with_its_account() {
     let redis = TestRedis::start();
     let store = redis.store();
@@ -637,14 +696,25 @@ async fn events_carry_the_spec_fields() {
     };
     store.emit(&event).await.unwrap();
 
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg("t:events")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis.raw().await)
-        .await
-        .unwrap();
-    let fields: Vec<Vec<(String, String)>> = entries.into_iter().map(|(_, f)| f).collect();
+    // Failed sign-ins go to the audit stream, everything else to the events stream; a discarded
+    // event is appended (the same work) and kept nowhere.
+    store.emit_discarded(&event).await.unwrap();
+    let mut fields: Vec<Vec<(String, String)>> = Vec::new();
+    for stream in ["t:events", "t:events:audit", "t:events:discard"] {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut redis.raw().await)
+            .await
+            .unwrap();
+        assert_eq!(
+            entries.len(),
+            usize::from(stream != "t:events:discard"),
+            "{stream}"
+        );
+        fields.extend(entries.into_iter().map(|(_, f)| f));
+    }
     let pairs = |v: &[(&str, String)]| {
         v.iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -709,6 +779,8 @@ async fn a_dead_or_stuck_redis_is_unavailable_within_the_timeout() {
             op_timeout: Duration::from_millis(200),
             session_cache_ttl: std::time::Duration::ZERO,
             session_cache_entries: 16,
+            ticket_keys: vec![[7; 32]],
+            events_maxlen: 100_000,
         })
         .unwrap();
         let started = std::time::Instant::now();
@@ -739,6 +811,8 @@ fn a_prefix_with_braces_is_refused() {
         op_timeout: Duration::from_secs(1),
         session_cache_ttl: std::time::Duration::ZERO,
         session_cache_entries: 16,
+        ticket_keys: vec![[7; 32]],
+        events_maxlen: 100_000,
     };
     assert!(Store::new(&cfg).is_err());
 }

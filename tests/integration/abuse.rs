@@ -406,7 +406,7 @@ async fn counters_are_shared_by_replicas_on_one_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_keys_expire_within_their_window_and_hide_their_subject() {
-    let windows: [(&str, &str, &str, u64); 5] = [
+    let windows: [(&str, &str, &str, u64); 7] = [
         (
             "login_email",
             "EDGEAUTH_RATE_LOGIN_PER_EMAIL",
@@ -432,6 +432,18 @@ async fn rate_keys_expire_within_their_window_and_hide_their_subject() {
             "50/5m",
             300_000,
         ),
+        (
+            "activate_email",
+            "EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_EMAIL",
+            "50/6m",
+            360_000,
+        ),
+        (
+            "forgot_email",
+            "EDGEAUTH_RATE_FORGOT_REQUEST_PER_EMAIL",
+            "50/7m",
+            420_000,
+        ),
     ];
     let settings: Vec<(&str, &str)> = windows.iter().map(|(_, var, v, _)| (*var, *v)).collect();
     let s = TestServer::with(&settings).await;
@@ -450,7 +462,7 @@ async fn rate_keys_expire_within_their_window_and_hide_their_subject() {
 
     let all = keys(&s, "*");
     let rate_keys: Vec<&String> = all.iter().filter(|k| k.contains(":rate:")).collect();
-    assert_eq!(rate_keys.len(), 5, "one counter per kind: {rate_keys:?}");
+    assert_eq!(rate_keys.len(), 7, "one counter per kind: {rate_keys:?}");
     let mut conn = s.redis.conn();
     for (kind, _, _, window_ms) in windows {
         let key = rate_keys

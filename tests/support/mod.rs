@@ -138,11 +138,20 @@ impl Redis {
         self.spawn();
     }
 
-    /// Every event in the stream, oldest first, as field maps.
+    /// Every event of both streams (`events`, and `events:audit` for failed
+    /// sign-ins), oldest first, as field maps.
     pub fn events(&self) -> Vec<HashMap<String, String>> {
+        let mut all = self.stream("edgeauth:events");
+        all.extend(self.stream("edgeauth:events:audit"));
+        all.sort_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, event)| event).collect()
+    }
+
+    /// The entries of one stream, with their ids as (ms, seq) for ordering.
+    pub fn stream(&self, key: &str) -> Vec<((u64, u64), HashMap<String, String>)> {
         let mut conn = self.conn();
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg("edgeauth:events")
+            .arg(key)
             .arg("-")
             .arg("+")
             .query(&mut conn)
@@ -151,11 +160,14 @@ impl Redis {
             .ids
             .into_iter()
             .map(|entry| {
-                entry
+                let (ms, seq) = entry.id.split_once('-').expect("stream id");
+                let id = (ms.parse().expect("id ms"), seq.parse().expect("id seq"));
+                let fields = entry
                     .map
                     .into_iter()
                     .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap_or_default()))
-                    .collect()
+                    .collect();
+                (id, fields)
             })
             .collect()
     }
@@ -182,10 +194,19 @@ impl Redis {
     /// read back, not DUMP's possibly compressed serialization — a secret
     /// must not hide from a leak check behind LZF).
     pub fn contents(&self) -> Vec<u8> {
+        self.contents_except(&[])
+    }
+
+    /// [`Redis::contents`] without the keys named in `skip` (e.g. the
+    /// events stream, which carries tickets for the mailer by design).
+    pub fn contents_except(&self, skip: &[&str]) -> Vec<u8> {
         let mut conn = self.conn();
         let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
         let mut out = Vec::new();
         for key in keys {
+            if skip.iter().any(|s| s.as_bytes() == key.as_slice()) {
+                continue;
+            }
             let kind: String = redis::cmd("TYPE").arg(&key).query(&mut conn).expect("TYPE");
             let values: Vec<Vec<u8>> = match kind.as_str() {
                 "string" => vec![redis::cmd("GET").arg(&key).query(&mut conn).expect("GET")],
@@ -310,6 +331,8 @@ const BASE: &[(&str, &str)] = &[
     ("EDGEAUTH_RATE_REGISTER_PER_IP", "100000/1h"),
     ("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_IP", "100000/1h"),
     ("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "100000/1h"),
+    ("EDGEAUTH_RATE_ACTIVATE_REQUEST_PER_EMAIL", "100000/1h"),
+    ("EDGEAUTH_RATE_FORGOT_REQUEST_PER_EMAIL", "100000/1h"),
     ("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "100000/1h"),
     ("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "100000/1h"),
 ];
