@@ -144,32 +144,41 @@ impl Request {
     /// - a `Content-Type` other than `application/json`: the types an HTML
     ///   form or a CORS-free `fetch` can send (`application/x-www-form-urlencoded`,
     ///   `multipart/form-data`, `text/plain`); no `Content-Type` at all is
-    ///   fine, as simple clients send (a browser sending none still sends
-    ///   `Origin` on every POST);
-    /// - an `Origin` that is neither this server's own (its host and port
-    ///   equal the `Host` header) nor one of `allowed_origins` (exact).
-    pub fn cookie_request_allowed(&self, allowed_origins: &[String]) -> bool {
+    ///   fine, as simple clients send;
+    /// - unless its `Origin` is one of `allowed_origins` (exact): a request
+    ///   the browser marks `Sec-Fetch-Site` other than `same-origin` (or
+    ///   `none`, typed by the user), or, from a browser too old to send that,
+    ///   an `Origin` that is not this server's own (its host and port equal
+    ///   `Host`, or `X-Forwarded-Host` set by a trusted proxy — a gateway
+    ///   commonly rewrites `Host`).
+    ///
+    /// Clients that are not browsers send neither header and pass: forging
+    /// a request needs a victim's browser, and browsers send them.
+    pub fn cookie_request_allowed(&self, allowed_origins: &[String], trusted: &[IpNet]) -> bool {
         let content_type_ok = self
             .headers
             .get(CONTENT_TYPE)
             .is_none_or(|v| is_json_content_type(Some(v)));
-        let origin_ok = match self.headers.get(ORIGIN) {
-            None => true,
-            Some(origin) => {
-                allowed_origins
-                    .iter()
-                    .any(|o| o.as_bytes() == origin.as_bytes())
-                    || self.is_own_origin(origin)
-            }
-        };
-        content_type_ok && origin_ok
+        if !content_type_ok {
+            return false;
+        }
+        let origin = self.headers.get(ORIGIN);
+        if origin.is_some_and(|o| allowed_origins.iter().any(|a| a.as_bytes() == o.as_bytes())) {
+            return true;
+        }
+        match (self.headers.get("sec-fetch-site"), origin) {
+            (Some(site), _) => matches!(site.as_bytes(), b"same-origin" | b"none"),
+            (None, Some(origin)) => self.is_own_origin(origin, trusted),
+            (None, None) => true,
+        }
     }
 
     /// Whether `origin` (`scheme://host[:port]`) names the host the request
-    /// was sent to. The scheme is not compared: behind a TLS-terminating
-    /// proxy this server cannot know it.
-    fn is_own_origin(&self, origin: &HeaderValue) -> bool {
-        let (Ok(origin), Some(host)) = (origin.to_str(), self.header_str("host")) else {
+    /// was sent to: `Host`, or the `X-Forwarded-Host` a trusted proxy set.
+    /// The scheme is not compared: behind a TLS-terminating proxy this
+    /// server cannot know it.
+    fn is_own_origin(&self, origin: &HeaderValue, trusted: &[IpNet]) -> bool {
+        let Ok(origin) = origin.to_str() else {
             return false;
         };
         let Some((scheme, authority)) = origin.split_once("://") else {
@@ -181,11 +190,23 @@ impl Request {
             _ => return false,
         };
         let strip = |a: &str| {
-            a.strip_suffix(default_port)
-                .unwrap_or(a)
+            a.trim()
+                .strip_suffix(default_port)
+                .unwrap_or(a.trim())
                 .to_ascii_lowercase()
         };
-        !authority.is_empty() && strip(authority) == strip(host)
+        let peer = self.peer.ip().to_canonical();
+        let forwarded_host = trusted
+            .iter()
+            .any(|net| net.contains(peer))
+            .then(|| self.header_str("x-forwarded-host"))
+            .flatten()
+            .and_then(|hosts| hosts.split(',').next());
+        !authority.is_empty()
+            && [self.header_str("host"), forwarded_host]
+                .into_iter()
+                .flatten()
+                .any(|host| strip(authority) == strip(host))
     }
 
     pub fn header_str(&self, name: &str) -> Option<&str> {
@@ -436,10 +457,42 @@ mod tests {
             let mut all = headers.clone();
             all.push(("host", "auth.example"));
             let r = request_with(&all, "127.0.0.1:1");
-            assert_eq!(r.cookie_request_allowed(&allowed), ok, "{headers:?}");
+            assert_eq!(r.cookie_request_allowed(&allowed, &[]), ok, "{headers:?}");
         }
         let no_host = request_with(&[("origin", "https://auth.example")], "127.0.0.1:1");
-        assert!(!no_host.cookie_request_allowed(&allowed));
+        assert!(!no_host.cookie_request_allowed(&allowed, &[]));
+        // Fetch metadata decides when a browser sends it (a gateway may have
+        // rewritten Host); an allowed origin passes whatever it says.
+        for (site, origin, ok) in [
+            ("same-origin", "https://www.example", true),
+            ("none", "https://www.example", true),
+            ("same-site", "https://evil.auth.example", false),
+            ("cross-site", "https://auth.example", false),
+            ("cross-site", "https://app.example", true),
+        ] {
+            let r = request_with(
+                &[
+                    ("host", "upstream"),
+                    ("sec-fetch-site", site),
+                    ("origin", origin),
+                ],
+                "127.0.0.1:1",
+            );
+            assert_eq!(
+                r.cookie_request_allowed(&allowed, &[]),
+                ok,
+                "{site} {origin}"
+            );
+        }
+        // X-Forwarded-Host names this server only when a trusted proxy set it.
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let forwarded = [
+            ("host", "upstream"),
+            ("x-forwarded-host", "www.example"),
+            ("origin", "https://www.example"),
+        ];
+        assert!(request_with(&forwarded, "10.0.0.1:1").cookie_request_allowed(&[], &trusted));
+        assert!(!request_with(&forwarded, "192.0.2.1:1").cookie_request_allowed(&[], &trusted));
     }
 
     #[test]

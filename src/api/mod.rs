@@ -190,7 +190,7 @@ pub fn client_address(app: &App, req: &Request) -> String {
 /// Refuses a request authenticated by the refresh cookie that another site
 /// could have made the browser send (`403 invalid_origin`), before it acts.
 pub fn check_cookie_request(app: &App, req: &Request) -> ApiResult<()> {
-    if req.cookie_request_allowed(&app.config.cors_origins) {
+    if req.cookie_request_allowed(&app.config.cors_origins, &app.config.trusted_proxies) {
         Ok(())
     } else {
         Err(Error::InvalidOrigin)

@@ -499,6 +499,13 @@ async fn cookie_refresh_and_logout_refuse_cross_site_requests() {
             ("origin", "https://app.example"),
             ("content-type", "text/plain"),
         ],
+        // Fetch metadata: a browser saying another site (or a sibling
+        // subdomain) sent it, whatever Host says.
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("content-type", "application/json"),
+        ],
+        vec![("sec-fetch-site", "same-site")],
     ];
     for path in ["/auth/token/refresh", "/auth/logout"] {
         for headers in &refused {
@@ -518,6 +525,11 @@ async fn cookie_refresh_and_logout_refuse_cross_site_requests() {
         vec![
             ("origin", own_origin.as_str()),
             ("content-type", "application/json"),
+        ],
+        // Same origin by the browser's word, though a gateway rewrote Host.
+        vec![
+            ("origin", "https://www.example"),
+            ("sec-fetch-site", "same-origin"),
         ],
     ] {
         let r = cookie_post(&s, "/auth/token/refresh", &refresh, &headers).await;
