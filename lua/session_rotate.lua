@@ -1,4 +1,4 @@
--- session_rotate.lua — refresh-token rotation with a reuse grace (SPEC §3).
+-- session_rotate.lua — refresh-token rotation with a reuse grace (README, "Endpoints").
 --
 -- KEYS[1]  P{A}:session:F
 -- KEYS[2]  P{A}:sessions

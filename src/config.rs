@@ -263,7 +263,7 @@ pub fn parse_rate(v: &str) -> Result<Option<RateLimit>, String> {
     Ok(Some(RateLimit { limit, window }))
 }
 
-/// The rate limits (SPEC §5), each `None` when off.
+/// The rate limits, each `None` when off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     /// Failed logins per email (a successful login does not count).
@@ -302,7 +302,7 @@ pub struct Config {
     /// Empty only in `--dev`, which then signs with an ephemeral key.
     pub jwt_key_files: Vec<PathBuf>,
     pub jwt_ttl: Duration,
-    /// How long a replica trusts a session it saw (at most 1 s, SPEC: revocation is seen by
+    /// How long a replica trusts a session it saw (at most 1 s: a revocation is seen by
     /// every replica within 1 s).
     pub verify_cache_ttl: Duration,
     pub verify_cache_entries: usize,

@@ -11,7 +11,7 @@ use crate::http::{Response, json_response};
 use crate::store::StoreError;
 
 /// Everything a request can fail with. The variants are the `error` codes of
-/// SPEC §1; the strings carried are human text or (for `Unavailable` and
+/// the API (README, "Endpoints"); the strings carried are human text or (for `Unavailable` and
 /// `Internal`) causes for the log.
 #[derive(Debug)]
 pub enum Error {

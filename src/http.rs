@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every handler: the buffered request handed to
-//! handlers, body limits and JSON decoding (SPEC §1), credential extraction
+//! handlers, body limits and JSON decoding, credential extraction
 //! (Bearer header, refresh cookie), client IP, and response builders.
 //!
 //! Knows nothing of Redis or tokens; failures are `error::Error` values.
@@ -22,7 +22,7 @@ use crate::error::{ApiResult, Error};
 /// Every response edgeauth sends has a fully buffered body.
 pub type Response = hyper::Response<Full<Bytes>>;
 
-/// Largest request body accepted (SPEC §1).
+/// Largest request body accepted (16 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A request whose body has been read (within [`MAX_BODY_BYTES`]).
@@ -69,7 +69,7 @@ impl Request {
             body,
             peer,
         };
-        // SPEC §1: a POST body must be declared JSON, also on endpoints that
+        // A POST body must be declared JSON, also on endpoints that
         // never read it (remove, revoke, logout with a cookie), so a request
         // the client did not mean as JSON is refused before it acts. GET and
         // HEAD bodies carry no meaning and are ignored: gateways may forward

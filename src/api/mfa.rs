@@ -76,7 +76,7 @@ struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
-/// A TOTP code must be 6 ASCII digits (else 400, SPEC §1).
+/// A TOTP code must be 6 ASCII digits (else 400).
 fn checked_code(code: &str) -> ApiResult<&str> {
     if totp::is_code_format(code) {
         Ok(code)

@@ -220,7 +220,7 @@ fn token_digest(token: &str) -> [u8; 32] {
 }
 
 /// `Set-Cookie` for a refresh token (`value` = None clears it), with the
-/// attributes in the order SPEC §3 writes them:
+/// attributes in the order README documents them:
 /// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/auth; Max-Age=…`.
 fn refresh_cookie(app: &App, value: Option<&str>) -> HeaderValue {
     let max_age = value.map_or(0, |_| app.config.refresh_ttl.as_secs());

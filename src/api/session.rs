@@ -272,7 +272,7 @@ fn presented_refresh_token(app: &App, req: &Request) -> ApiResult<Option<(String
         .map(|b| (b.refresh_token, Delivery::Body)))
 }
 
-/// `POST /auth/token/refresh` — rotation with a reuse grace (SPEC §3).
+/// `POST /auth/token/refresh` — rotation with a reuse grace (README, "Endpoints").
 /// Failures clear the cookie.
 pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
     let presented = presented_refresh_token(app, req)?;

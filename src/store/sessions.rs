@@ -47,7 +47,7 @@ pub enum PasswordChange {
     SessionGone,
 }
 
-/// The outcome of presenting generation g of a family (SPEC §3).
+/// The outcome of presenting generation g of a family (README, "Endpoints").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// g was current: the family moved to this generation.
@@ -106,7 +106,7 @@ impl Store {
         .await
     }
 
-    /// SPEC §3 rotation in one script: presented g, current c:
+    /// Rotation in one script: presented g, current c:
     ///  g == c → c+1 (rotated_at = last_used_at = now, renew TTLs) → Advanced(c+1)
     ///  g == c-1 and grace_ms > 0 and now - rotated_at <= grace_ms → Repeated(c)  (no change)
     ///  family missing → Unknown; anything else → delete the family → Reused

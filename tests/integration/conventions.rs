@@ -641,3 +641,47 @@ async fn endpoints_that_ignore_the_body_still_require_json() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(s.redis.events_of("account.removed").is_empty());
 }
+
+/// SECURITY.md promises only what a test proves: every `file::test` it
+/// names must be a test in that file (`tests/integration/<file>.rs`, or
+/// `src/<path>.rs` for unit tests), so renaming or deleting a proof breaks
+/// the build of this page, not silently the page.
+#[test]
+fn every_test_security_md_names_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("SECURITY.md")).unwrap();
+    let mut named = 0;
+    for quoted in page.split('`').skip(1).step_by(2) {
+        let Some((file, rest)) = quoted.split_once("::") else {
+            continue;
+        };
+        let is_ident = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let path = if file.ends_with(".rs") {
+            root.join("src").join(file)
+        } else if is_ident(file) {
+            root.join("tests/integration").join(format!("{file}.rs"))
+        } else {
+            continue;
+        };
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("SECURITY.md names `{quoted}`: {}: {e}", path.display()));
+        let test = rest.strip_prefix("tests::").unwrap_or(rest);
+        if test == "tests" {
+            assert!(source.contains("mod tests"), "`{quoted}`: no unit tests");
+        } else {
+            assert!(is_ident(test), "`{quoted}` is not a test name");
+            let declared = [format!("fn {test}("), format!("fn {test}<")];
+            assert!(
+                declared.iter().any(|d| source.contains(d.as_str())),
+                "SECURITY.md names `{quoted}`, which is no test in {}",
+                path.display()
+            );
+        }
+        named += 1;
+    }
+    assert!(named > 40, "SECURITY.md names only {named} tests");
+}
