@@ -79,6 +79,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
     setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
     setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
+    setting("EDGEAUTH_MFA_LOGIN_TICKET_TTL", "mfa-login-ticket-ttl", Some("5m"), "How long the ticket of a password-verified login waits for its second factor"),
     setting("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "rate-login-per-email", Some("10/15m"), "Failed logins allowed per email (N/DURATION, or off)"),
     setting("EDGEAUTH_RATE_LOGIN_PER_DEVICE", "rate-login-per-device", Some("5/15m"), "Failed logins allowed per trusted device (a device cookie from an earlier sign-in to that email); such logins skip the per-email limit"),
     setting("EDGEAUTH_RATE_LOGIN_PER_IP", "rate-login-per-ip", Some("100/5m"), "Login attempts allowed per client IP"),
@@ -333,6 +334,9 @@ pub struct Config {
     pub password_min_length: usize,
     pub password_max_length: usize,
     pub mfa_issuer: String,
+    /// How long the ticket of a password-verified login waits for its
+    /// second factor.
+    pub mfa_login_ticket_ttl: Duration,
     pub rate_limits: RateLimits,
     /// Per-IP limits count an IPv6 client by its network of this prefix
     /// length: one host usually holds a whole /64.
@@ -647,6 +651,7 @@ impl Config {
             password_min_length,
             password_max_length,
             mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
+            mfa_login_ticket_ttl: positive_duration("EDGEAUTH_MFA_LOGIN_TICKET_TTL")?,
             rate_limits: RateLimits {
                 login_per_email: r.required("EDGEAUTH_RATE_LOGIN_PER_EMAIL", parse_rate)?,
                 login_per_device: r.required("EDGEAUTH_RATE_LOGIN_PER_DEVICE", parse_rate)?,

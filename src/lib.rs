@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! main ─ cli → config → App::build → server::serve
-//! server → router → api::* → store (Redis, Lua) / auth (pure crypto)
+//! server → router → api::* (adapters) → ops::* → store (Redis, Lua) / auth (pure crypto)
 //!                   └─ Result<Response, Error> → error (the one mapping)
 //! ```
 
@@ -23,6 +23,7 @@ pub mod error;
 pub mod hasher;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 pub mod rekey;
 pub mod router;
 pub mod server;

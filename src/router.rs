@@ -35,11 +35,28 @@
 //! shape of Envoy's HTTP `ext_authz` check.
 //!
 //! With `EDGEAUTH_HBP_COMPAT=true`, [`resolve_with`] first consults
-//! `api::compat::COMPAT_ROUTES`, the second table: the shapes Hasura
-//! Backend Plus clients send, each a [`Route::Hbp`] that `api::compat` maps
-//! onto the handlers above. A compat row may share its path with a row here
-//! (`POST /auth/login` then reads `cookie`); a method only one of the two
-//! tables serves falls through to the other, and `Allow` lists both.
+//! [`COMPAT_ROUTES`], the second table: the shapes Hasura Backend Plus
+//! clients send, each a [`Route::Hbp`] that the HBP adapter (`api::compat`)
+//! serves by calling the same operations as the handlers above. A compat row
+//! may share its path with a row here (`POST /auth/login` then reads
+//! `cookie`); a method only one of the two tables serves falls through to
+//! the other, and `Allow` lists both.
+//!
+//! | methods | path (HBP table)               | handler                              |
+//! |---------|--------------------------------|--------------------------------------|
+//! | POST    | /auth/login                    | compat::login                        |
+//! | POST    | /auth/mfa/totp                 | compat::mfa_totp                     |
+//! | GET     | /auth/token/refresh            | compat::refresh                      |
+//! | POST    | /auth/logout                   | compat::logout                       |
+//! | GET     | /auth/activate                 | compat::activate                     |
+//! | POST    | /auth/change-password          | compat::change_password              |
+//! | POST    | /auth/change-password/request  | compat::change_password_request      |
+//! | POST    | /auth/change-password/change   | compat::change_password_change       |
+//! | POST    | /auth/change-email(/request)   | compat::change_email                 |
+//! | POST    | /auth/change-email/change      | compat::change_email_change          |
+//!
+//! The router owns both tables and imports from the adapters only the
+//! handler functions it dispatches to; no adapter imports the router.
 //!
 //! Anything else: 404; a known path with another method: 405 + `Allow`.
 //! Paths are matched exactly as sent (no percent-decoding, no trailing
@@ -47,7 +64,7 @@
 
 use hyper::Method;
 
-use crate::api::compat::{self, HbpRoute};
+use crate::api::compat;
 use crate::api::{account, email, health, keys, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
@@ -83,7 +100,7 @@ pub enum Route {
     Healthz,
     Readyz,
     Metrics,
-    /// A route of the HBP compatibility table (`api::compat::COMPAT_ROUTES`).
+    /// A route of the HBP compatibility table ([`COMPAT_ROUTES`]).
     Hbp(HbpRoute),
 }
 
@@ -123,16 +140,11 @@ pub struct RouteSpec {
     pub serves: Serves,
 }
 
-pub(crate) const POST: &str = "POST";
-pub(crate) const GET: &str = "GET";
+const POST: &str = "POST";
+const GET: &str = "GET";
 const GET_HEAD: &str = "GET, HEAD";
 
-pub(crate) const fn spec(
-    route: Route,
-    path: &'static str,
-    allow: &'static str,
-    serves: Serves,
-) -> RouteSpec {
+const fn spec(route: Route, path: &'static str, allow: &'static str, serves: Serves) -> RouteSpec {
     RouteSpec {
         route,
         path,
@@ -172,12 +184,56 @@ pub const ROUTES: &[RouteSpec] = &[
     spec(Route::Metrics, "/metrics", GET_HEAD, Serves::Admin),
 ];
 
+/// A route of the HBP compatibility table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HbpRoute {
+    Login,
+    MfaTotp,
+    Refresh,
+    Logout,
+    Activate,
+    ChangePassword,
+    ChangePasswordRequest,
+    ChangePasswordChange,
+    ChangeEmail,
+    ChangeEmailRequest,
+    ChangeEmailChange,
+}
+
+const fn hbp(route: HbpRoute, path: &'static str, allow: &'static str) -> RouteSpec {
+    spec(Route::Hbp(route), path, allow, Serves::Public)
+}
+
+/// Every route an HBP client needs that differs from ours, once. Paths an
+/// HBP client shares with us unchanged (`/auth/register`, `/auth/mfa/*`
+/// but `totp`) are not repeated here.
+#[rustfmt::skip]
+pub const COMPAT_ROUTES: &[RouteSpec] = &[
+    hbp(HbpRoute::Login, "/auth/login", POST),
+    hbp(HbpRoute::MfaTotp, "/auth/mfa/totp", POST),
+    hbp(HbpRoute::Refresh, "/auth/token/refresh", GET),
+    hbp(HbpRoute::Logout, "/auth/logout", POST),
+    hbp(HbpRoute::Activate, "/auth/activate", GET),
+    hbp(HbpRoute::ChangePassword, "/auth/change-password", POST),
+    hbp(HbpRoute::ChangePasswordRequest, "/auth/change-password/request", POST),
+    hbp(HbpRoute::ChangePasswordChange, "/auth/change-password/change", POST),
+    hbp(HbpRoute::ChangeEmail, "/auth/change-email", POST),
+    hbp(HbpRoute::ChangeEmailRequest, "/auth/change-email/request", POST),
+    hbp(HbpRoute::ChangeEmailChange, "/auth/change-email/change", POST),
+];
+
+/// The `Allow` value of a path both tables serve, with different methods.
+fn joint_allow(native: &'static str, compat: &'static str) -> &'static str {
+    match (native, compat) {
+        ("POST", "GET") => "GET, POST",
+        // Same methods (every other overlap; see the test below).
+        _ => native,
+    }
+}
+
 impl Route {
     fn spec(self) -> Option<&'static RouteSpec> {
-        ROUTES
-            .iter()
-            .chain(compat::COMPAT_ROUTES)
-            .find(|s| s.route == self)
+        ROUTES.iter().chain(COMPAT_ROUTES).find(|s| s.route == self)
     }
 
     /// The path as written in [`ROUTES`]: the label logs and metrics use.
@@ -243,12 +299,12 @@ pub fn resolve_with(
         return Ok(Route::Verify);
     }
     let native = find(ROUTES, listener, path);
-    if let Some(compat) = find(compat::COMPAT_ROUTES, listener, path).filter(|_| hbp_compat) {
+    if let Some(compat) = find(COMPAT_ROUTES, listener, path).filter(|_| hbp_compat) {
         return match native {
             _ if accepts(compat.allow, method) => Ok(compat.route),
             Some(native) if accepts(native.allow, method) => Ok(native.route),
             Some(native) => Err(Error::MethodNotAllowed {
-                allow: compat::joint_allow(native.allow, compat.allow),
+                allow: joint_allow(native.allow, compat.allow),
             }),
             None => Err(Error::MethodNotAllowed {
                 allow: compat.allow,
@@ -292,7 +348,25 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
         Route::Metrics => health::metrics(app),
-        Route::Hbp(route) => compat::dispatch(app, route, req).await,
+        Route::Hbp(route) => dispatch_hbp(app, route, req).await,
+    }
+}
+
+/// Runs the HBP adapter's handler of `route`.
+async fn dispatch_hbp(app: &App, route: HbpRoute, req: &Request) -> ApiResult<Response> {
+    match route {
+        HbpRoute::Login => compat::login(app, req).await,
+        HbpRoute::MfaTotp => compat::mfa_totp(app, req).await,
+        HbpRoute::Refresh => compat::refresh(app, req).await,
+        HbpRoute::Logout => compat::logout(app, req).await,
+        HbpRoute::Activate => compat::activate(app, req).await,
+        HbpRoute::ChangePassword => compat::change_password(app, req).await,
+        HbpRoute::ChangePasswordRequest => compat::change_password_request(app, req).await,
+        HbpRoute::ChangePasswordChange => compat::change_password_change(app, req).await,
+        HbpRoute::ChangeEmail | HbpRoute::ChangeEmailRequest => {
+            compat::change_email(app, req).await
+        }
+        HbpRoute::ChangeEmailChange => compat::change_email_change(app, req).await,
     }
 }
 
@@ -363,6 +437,85 @@ mod tests {
                 .any(|l| resolve(l, &method, spec.path).ok() == Some(spec.route));
             assert!(served, "{:?} is not served on any listener", spec.route);
             assert_eq!(spec.route.template(), spec.path);
+        }
+    }
+
+    fn method_of(allow: &str) -> Method {
+        Method::from_bytes(allow.split(", ").next().unwrap().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn compat_routes_are_served_only_with_the_flag() {
+        for (i, spec) in COMPAT_ROUTES.iter().enumerate() {
+            assert!(
+                COMPAT_ROUTES[i + 1..]
+                    .iter()
+                    .all(|o| o.route != spec.route && o.path != spec.path),
+                "{:?} listed twice",
+                spec.route
+            );
+            let method = method_of(spec.allow);
+            assert_eq!(
+                resolve_with(Listener::Public, &method, spec.path, true).unwrap(),
+                spec.route
+            );
+            assert_eq!(spec.route.template(), spec.path);
+            assert_eq!(spec.route.allow(), spec.allow);
+            // Off: our own route of that path and method, or 404/405.
+            let native = ROUTES.iter().find(|n| n.path == spec.path);
+            match (native, resolve(Listener::Public, &method, spec.path)) {
+                (None, Err(Error::NotFound)) => {}
+                (Some(n), Ok(route)) => assert_eq!(route, n.route),
+                (Some(_), Err(Error::MethodNotAllowed { .. })) => {}
+                (n, other) => panic!("{}: {n:?} {other:?}", spec.path),
+            }
+            assert!(matches!(
+                resolve_with(Listener::Admin, &method, spec.path, true),
+                Err(Error::NotFound)
+            ));
+        }
+    }
+
+    #[test]
+    fn methods_of_both_tables_on_one_path() {
+        use Listener::Public;
+        let refresh = "/auth/token/refresh";
+        assert_eq!(
+            resolve_with(Public, &Method::GET, refresh, true).unwrap(),
+            Route::Hbp(HbpRoute::Refresh)
+        );
+        assert_eq!(
+            resolve_with(Public, &Method::POST, refresh, true).unwrap(),
+            Route::Refresh
+        );
+        assert!(matches!(
+            resolve_with(Public, &Method::PUT, refresh, true),
+            Err(Error::MethodNotAllowed { allow: "GET, POST" })
+        ));
+        assert!(matches!(
+            resolve_with(Public, &Method::HEAD, refresh, true),
+            Err(Error::MethodNotAllowed { allow: "GET, POST" })
+        ));
+        assert!(matches!(
+            resolve_with(Public, &Method::HEAD, "/auth/activate", true),
+            Err(Error::MethodNotAllowed { allow: "GET" })
+        ));
+        assert!(matches!(
+            resolve_with(Public, &Method::GET, "/auth/logout", true),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
+        // Every shared path's joint Allow names the methods of both rows.
+        for compat in COMPAT_ROUTES {
+            if let Some(native) = ROUTES.iter().find(|n| n.path == compat.path) {
+                let joint = joint_allow(native.allow, compat.allow);
+                for m in native.allow.split(", ").chain(compat.allow.split(", ")) {
+                    assert!(
+                        joint.split(", ").any(|j| j == m),
+                        "{}: {joint}",
+                        compat.path
+                    );
+                }
+            }
         }
     }
 }

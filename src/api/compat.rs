@@ -1,26 +1,27 @@
 //! Hasura Backend Plus client compatibility, on only with
-//! `EDGEAUTH_HBP_COMPAT=true`: the requests `nhost-js-sdk` 2.x sends, each
-//! mapped onto the handler of our own endpoint — one implementation, two
-//! routes, the same conventions and errors.
+//! `EDGEAUTH_HBP_COMPAT=true`: the adapter for the requests `nhost-js-sdk`
+//! 2.x sends. Each handler decodes HBP's own request shape (query
+//! parameters, `cookie`, `all`) and calls the same operation as our JSON
+//! route — one implementation, two front doors, the same conventions and
+//! errors. The routing table of these routes (`HbpRoute`) is in `router`.
 //!
-//! [`COMPAT_ROUTES`] is the second routing table; `router::resolve_with`
-//! consults it first when the flag is on. The SDK (2.3.4) sends:
+//! The SDK (2.3.4) sends:
 //!
-//! | SDK call                       | request                                                  | handler                          |
-//! |--------------------------------|----------------------------------------------------------|----------------------------------|
-//! | `register(email, pw, data)`    | POST /auth/register `{email, password, user_data}`       | account::register (ours already) |
-//! | `login(email, pw)`             | POST /auth/login `{email, password, cookie}`             | session::login_with              |
-//! | `MFATotp(code, ticket)`        | POST /auth/mfa/totp `{code, ticket, cookie}`             | mfa::login_totp_with             |
-//! | `refreshToken(token?)`         | GET /auth/token/refresh?refresh_token=…                  | session::refresh_presented       |
-//! | `logout(all)`                  | POST /auth/logout?refresh_token=… `{all}`                | session::logout_presented        |
-//! | `activate(ticket)`             | GET /auth/activate?ticket=…                              | account::activate                |
-//! | `changePassword(old, new)`     | POST /auth/change-password `{old_password, new_password}`| account::change_password         |
-//! | `changePasswordRequest(email)` | POST /auth/change-password/request `{email}`             | account::request_password_reset  |
-//! | `changePasswordChange(pw, t)`  | POST /auth/change-password/change `{new_password, ticket}`| account::reset_password         |
-//! | `changeEmail(new_email)`       | POST /auth/change-email `{new_email}`                    | email::request_change            |
-//! | `changeEmailRequest(new_email)`| POST /auth/change-email/request `{new_email}`            | email::request_change            |
-//! | `changeEmailChange(ticket)`    | POST /auth/change-email/change `{ticket}`                | email::confirm_change            |
-//! | `MFAGenerate/Enable/Disable`   | POST /auth/mfa/generate, enable `{code}`, disable `{code}`| mfa::* (ours already)           |
+//! | SDK call                       | request                                                  | handler → operation                        |
+//! |--------------------------------|----------------------------------------------------------|--------------------------------------------|
+//! | `register(email, pw, data)`    | POST /auth/register `{email, password, user_data}`       | our JSON route already                     |
+//! | `login(email, pw)`             | POST /auth/login `{email, password, cookie}`             | login → ops::login::password               |
+//! | `MFATotp(code, ticket)`        | POST /auth/mfa/totp `{code, ticket, cookie}`             | mfa_totp → ops::login::totp                |
+//! | `refreshToken(token?)`         | GET /auth/token/refresh?refresh_token=…                  | refresh → ops::tokens::refresh             |
+//! | `logout(all)`                  | POST /auth/logout?refresh_token=… `{all}`                | logout → ops::tokens::logout               |
+//! | `activate(ticket)`             | GET /auth/activate?ticket=…                              | activate → ops::activate::activate         |
+//! | `changePassword(old, new)`     | POST /auth/change-password `{old_password, new_password}`| change_password → ops::account             |
+//! | `changePasswordRequest(email)` | POST /auth/change-password/request `{email}`             | change_password_request → ops::account     |
+//! | `changePasswordChange(pw, t)`  | POST /auth/change-password/change `{new_password, ticket}`| change_password_change → ops::account     |
+//! | `changeEmail(new_email)`       | POST /auth/change-email `{new_email}`                    | change_email → ops::email::request_change  |
+//! | `changeEmailRequest(new_email)`| POST /auth/change-email/request `{new_email}`            | change_email → ops::email::request_change  |
+//! | `changeEmailChange(ticket)`    | POST /auth/change-email/change `{ticket}`                | change_email_change → ops::email           |
+//! | `MFAGenerate/Enable/Disable`   | POST /auth/mfa/generate, enable `{code}`, disable `{code}`| our JSON routes already                   |
 //!
 //! `cookie: false` (login, TOTP) and a token from the query (refresh) hand
 //! the new refresh token out in the JSON body only, as HBP did; otherwise
@@ -30,84 +31,30 @@
 //! Off by default: it puts refresh tokens in URLs (logs, history, Referer)
 //! and lets a GET spend an activation ticket. The GET routes answer GET
 //! only, never HEAD: a HEAD must not rotate a token or spend a ticket.
+//!
+//! Imports `api::wire` and the operations only: never the JSON adapter's
+//! handler modules (`api::account`, `session`, `mfa`, `email`) nor
+//! `router`.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::StatusCode;
-use hyper::header::{CONTENT_TYPE, HeaderValue, LOCATION};
+use hyper::header::{HeaderValue, LOCATION};
 use serde::Deserialize;
 
-use crate::api::session::{self, LogoutScope};
-use crate::api::{Delivery, REFRESH_COOKIE, account, email, mfa};
+use crate::api::wire::{
+    self, Delivery, REFRESH_COOKIE, RequestClient, clearing_refresh_cookie, token_response,
+};
 use crate::app::App;
+use crate::clock;
 use crate::error::{ApiResult, Error};
-use crate::http::{Request, Response};
-use crate::router::{GET, POST, Route, RouteSpec, Serves, spec};
-
-/// A route of the compatibility table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HbpRoute {
-    Login,
-    MfaTotp,
-    Refresh,
-    Logout,
-    Activate,
-    ChangePassword,
-    ChangePasswordRequest,
-    ChangePasswordChange,
-    ChangeEmail,
-    ChangeEmailRequest,
-    ChangeEmailChange,
-}
-
-const fn hbp(route: HbpRoute, path: &'static str, allow: &'static str) -> RouteSpec {
-    spec(Route::Hbp(route), path, allow, Serves::Public)
-}
-
-/// Every route an HBP client needs that differs from ours, once. Paths an
-/// HBP client shares with us unchanged (`/auth/register`, `/auth/mfa/*`
-/// but `totp`) are not repeated here.
-#[rustfmt::skip]
-pub const COMPAT_ROUTES: &[RouteSpec] = &[
-    hbp(HbpRoute::Login, "/auth/login", POST),
-    hbp(HbpRoute::MfaTotp, "/auth/mfa/totp", POST),
-    hbp(HbpRoute::Refresh, "/auth/token/refresh", GET),
-    hbp(HbpRoute::Logout, "/auth/logout", POST),
-    hbp(HbpRoute::Activate, "/auth/activate", GET),
-    hbp(HbpRoute::ChangePassword, "/auth/change-password", POST),
-    hbp(HbpRoute::ChangePasswordRequest, "/auth/change-password/request", POST),
-    hbp(HbpRoute::ChangePasswordChange, "/auth/change-password/change", POST),
-    hbp(HbpRoute::ChangeEmail, "/auth/change-email", POST),
-    hbp(HbpRoute::ChangeEmailRequest, "/auth/change-email/request", POST),
-    hbp(HbpRoute::ChangeEmailChange, "/auth/change-email/change", POST),
-];
-
-/// The `Allow` value of a path both tables serve, with different methods.
-pub(crate) fn joint_allow(native: &'static str, compat: &'static str) -> &'static str {
-    match (native, compat) {
-        ("POST", "GET") => "GET, POST",
-        // Same methods (every other overlap; see the test below).
-        _ => native,
-    }
-}
-
-/// Runs the handler an HBP route maps onto.
-pub async fn dispatch(app: &App, route: HbpRoute, req: &Request) -> ApiResult<Response> {
-    match route {
-        HbpRoute::Login => session::login_with(app, req, requested_delivery(req)?).await,
-        HbpRoute::MfaTotp => mfa::login_totp_with(app, req, requested_delivery(req)?).await,
-        HbpRoute::Refresh => session::refresh_presented(app, cookie_or_query_token(req)).await,
-        HbpRoute::Logout => logout(app, req).await,
-        HbpRoute::Activate => activate(app, req).await,
-        HbpRoute::ChangePassword => account::change_password(app, req).await,
-        HbpRoute::ChangePasswordRequest => account::request_password_reset(app, req).await,
-        HbpRoute::ChangePasswordChange => account::reset_password(app, req).await,
-        HbpRoute::ChangeEmail | HbpRoute::ChangeEmailRequest => {
-            email::request_change(app, req).await
-        }
-        HbpRoute::ChangeEmailChange => email::confirm_change(app, req).await,
-    }
-}
+use crate::http::{Request, Response, no_content};
+use crate::ops::credentials::{
+    SignIn, check_new_password, checked_code, parse_ticket, valid_email,
+};
+use crate::ops::login::{self, PasswordSignIn};
+use crate::ops::tokens::{self, LogoutScope};
+use crate::ops::{account, activate, email};
 
 #[derive(Deserialize)]
 struct CookieChoice {
@@ -117,7 +64,7 @@ struct CookieChoice {
 
 /// `cookie: false` → the refresh token in the body only; else the cookie.
 /// A mistyped `cookie` is `400 invalid_request`; a missing or non-JSON body
-/// is left for the handler to refuse.
+/// is left for the body's own decoding to refuse.
 fn requested_delivery(req: &Request) -> ApiResult<Delivery> {
     let choice = req.optional_json::<CookieChoice>()?;
     Ok(match choice.and_then(|c| c.cookie) {
@@ -126,31 +73,88 @@ fn requested_delivery(req: &Request) -> ApiResult<Delivery> {
     })
 }
 
-/// The refresh token of `GET /auth/token/refresh`: the cookie (the SDK in
-/// cookie mode may send a placeholder query too), else `?refresh_token=`,
-/// whose successor then goes in the body only.
-fn cookie_or_query_token(req: &Request) -> Option<(String, Delivery)> {
-    req.cookie(REFRESH_COOKIE)
-        .map(|c| (c, Delivery::Cookie))
-        .or_else(|| query_param(req, "refresh_token").map(|q| (q, Delivery::BodyOnly)))
+/// HBP's login body (`cookie` is read by [`requested_delivery`]).
+#[derive(Deserialize)]
+pub struct HbpLogin {
+    pub email: String,
+    pub password: String,
 }
 
+/// `POST /auth/login` `{email, password, cookie}`.
+pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
+    let delivery = requested_delivery(req)?;
+    let body: HbpLogin = req.json()?;
+    let email = valid_email(&body.email)?;
+    let client = RequestClient::of(app, req);
+    let device = wire::known_device(app, req, &email);
+    let outcome = login::password(
+        app,
+        PasswordSignIn {
+            email: &email,
+            password: &body.password,
+            client: client.get(),
+            known_device: device.as_ref().map(|d| d.0.as_str()),
+            now_ms: clock::now_ms(),
+        },
+    )
+    .await?;
+    let mut response = match outcome {
+        SignIn::Tokens(tokens) => token_response(app, &tokens, delivery)?,
+        SignIn::MfaRequired { ticket } => wire::mfa_required_response(ticket),
+    };
+    wire::remember_device(app, &mut response, &email, device.as_ref(), delivery);
+    Ok(response)
+}
+
+/// HBP's second login step (`cookie` is read by [`requested_delivery`]).
 #[derive(Deserialize)]
-struct LogoutBody {
+pub struct HbpTotp {
+    pub code: String,
+    pub ticket: String,
+}
+
+/// `POST /auth/mfa/totp` `{code, ticket, cookie}`.
+pub async fn mfa_totp(app: &App, req: &Request) -> ApiResult<Response> {
+    let delivery = requested_delivery(req)?;
+    let body: HbpTotp = req.json()?;
+    let ticket = parse_ticket(&body.ticket)?;
+    let code = checked_code(&body.code)?;
+    let client = RequestClient::of(app, req);
+    let tokens = login::totp(app, ticket, code, client.get(), clock::now_ms()).await?;
+    token_response(app, &tokens, delivery)
+}
+
+/// `GET /auth/token/refresh`: the token from the cookie (the SDK in cookie
+/// mode may send a placeholder query too), else `?refresh_token=`, whose
+/// successor then goes in the body only. Failures clear the cookie.
+pub async fn refresh(app: &App, req: &Request) -> ApiResult<Response> {
+    let (raw, delivery) = match req.cookie(REFRESH_COOKIE) {
+        Some(cookie) => (Some(cookie), Delivery::Cookie),
+        None => (query_param(req, "refresh_token"), Delivery::BodyOnly),
+    };
+    match tokens::refresh(app, raw.as_deref(), clock::now_ms()).await {
+        Ok(tokens) => token_response(app, &tokens, delivery),
+        Err(e) => wire::refresh_failed(app, e),
+    }
+}
+
+/// HBP's logout body.
+#[derive(Deserialize)]
+pub struct HbpLogout {
     #[serde(default)]
-    all: bool,
-    refresh_token: Option<String>,
+    pub all: bool,
+    pub refresh_token: Option<String>,
 }
 
 /// `POST /auth/logout?refresh_token=…` with `{all}`: the token from the
 /// cookie, the query or the body (in that order); `all` ends every session
 /// of the account. 204 whatever the token, like our logout.
-async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
-    let body = req.optional_json::<LogoutBody>()?;
+pub async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
+    let body = req.optional_json::<HbpLogout>()?;
     let all = body.as_ref().is_some_and(|b| b.all);
     let cookie = req.cookie(REFRESH_COOKIE);
     if cookie.is_some() {
-        super::check_cookie_request(app, req)?;
+        wire::check_cookie_request(app, req)?;
     }
     let raw = cookie
         .or_else(|| query_param(req, "refresh_token"))
@@ -160,19 +164,22 @@ async fn logout(app: &App, req: &Request) -> ApiResult<Response> {
     } else {
         LogoutScope::ThisDevice
     };
-    session::logout_presented(app, raw.as_deref(), scope).await
+    tokens::logout(app, raw.as_deref(), scope, clock::now_ms()).await?;
+    Ok(clearing_refresh_cookie(app, no_content()))
 }
 
-/// `GET /auth/activate?ticket=…` — our activation with the ticket from the
+/// `GET /auth/activate?ticket=…` — activation with the ticket from the
 /// query. As HBP did, it redirects to `EDGEAUTH_HBP_REDIRECT_URL_SUCCESS` /
 /// `_ERROR` when they are set (the link in the mail is opened by a browser);
 /// else 204, or the JSON error. A server error is never redirected.
-async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
+pub async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
     let ticket = query_param(req, "ticket").unwrap_or_default();
-    let as_body = with_json_body(req, &serde_json::json!({ "ticket": ticket }));
-    let result = account::activate(app, &as_body).await;
+    let result = match parse_ticket(&ticket) {
+        Ok(ticket) => activate::activate(app, ticket, clock::now_ms()).await,
+        Err(e) => Err(e),
+    };
     let target = match &result {
-        Ok(_) => app.config.hbp_redirect_success.as_deref(),
+        Ok(()) => app.config.hbp_redirect_success.as_deref(),
         Err(Error::InvalidTicket | Error::InvalidRequest(_)) => {
             app.config.hbp_redirect_error.as_deref()
         }
@@ -180,8 +187,95 @@ async fn activate(app: &App, req: &Request) -> ApiResult<Response> {
     };
     match target {
         Some(url) => Ok(redirect(url)),
-        None => result,
+        None => result.map(|()| no_content()),
     }
+}
+
+/// HBP's password change body.
+#[derive(Deserialize)]
+pub struct HbpPasswordChange {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// `POST /auth/change-password` `{old_password, new_password}` (Bearer).
+pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = wire::authenticate(app, req).await?;
+    let body: HbpPasswordChange = req.json()?;
+    check_new_password(app, &body.new_password)?;
+    account::change_password(
+        app,
+        &caller,
+        &body.old_password,
+        &body.new_password,
+        clock::now_ms(),
+    )
+    .await?;
+    Ok(no_content())
+}
+
+/// HBP's reset request body.
+#[derive(Deserialize)]
+pub struct HbpEmail {
+    pub email: String,
+}
+
+/// `POST /auth/change-password/request` `{email}` — 204 always.
+pub async fn change_password_request(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: HbpEmail = req.json()?;
+    let email = valid_email(&body.email)?;
+    let client = RequestClient::of(app, req);
+    account::request_password_reset(app, &email, client.get().rate_subject, clock::now_ms())
+        .await?;
+    Ok(no_content())
+}
+
+/// HBP's reset body.
+#[derive(Deserialize)]
+pub struct HbpReset {
+    pub ticket: String,
+    pub new_password: String,
+}
+
+/// `POST /auth/change-password/change` `{new_password, ticket}`.
+pub async fn change_password_change(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: HbpReset = req.json()?;
+    let ticket = parse_ticket(&body.ticket)?;
+    check_new_password(app, &body.new_password)?;
+    account::reset_password(app, ticket, &body.new_password, clock::now_ms()).await?;
+    Ok(no_content())
+}
+
+/// HBP's email change request body (and the optional re-authentication
+/// `password`, read by `wire::require_recent_auth`).
+#[derive(Deserialize)]
+pub struct HbpNewEmail {
+    pub new_email: String,
+}
+
+/// `POST /auth/change-email` and `/auth/change-email/request` `{new_email}`
+/// (Bearer) — 204; mails a ticket to the new address.
+pub async fn change_email(app: &App, req: &Request) -> ApiResult<Response> {
+    let caller = wire::authenticate(app, req).await?;
+    wire::require_recent_auth(app, &caller, req).await?;
+    let body: HbpNewEmail = req.json()?;
+    let new_email = valid_email(&body.new_email)?;
+    email::request_change(app, &caller, &new_email, clock::now_ms()).await?;
+    Ok(no_content())
+}
+
+/// HBP's email change confirm body.
+#[derive(Deserialize)]
+pub struct HbpTicket {
+    pub ticket: String,
+}
+
+/// `POST /auth/change-email/change` `{ticket}`.
+pub async fn change_email_change(app: &App, req: &Request) -> ApiResult<Response> {
+    let body: HbpTicket = req.json()?;
+    let ticket = parse_ticket(&body.ticket)?;
+    email::confirm_change(app, ticket, &clock::now_ms).await?;
+    Ok(no_content())
 }
 
 /// `302 Found` to `url` (checked by `config` to be a header-safe http(s) URL).
@@ -192,21 +286,6 @@ fn redirect(url: &str) -> Response {
         response.headers_mut().insert(LOCATION, location);
     }
     response
-}
-
-/// The request as our own endpoint takes it: the same headers and peer,
-/// with `body` as its JSON body.
-fn with_json_body(req: &Request, body: &serde_json::Value) -> Request {
-    let mut headers = req.headers.clone();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Request {
-        method: hyper::Method::POST,
-        path: req.path.clone(),
-        query: None,
-        headers,
-        body: Bytes::from(body.to_string()),
-        peer: req.peer,
-    }
 }
 
 /// The first non-empty value of query parameter `name`, percent-decoded
@@ -252,87 +331,7 @@ fn percent_decode(raw: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::router::{Listener, ROUTES, resolve, resolve_with};
     use hyper::Method;
-
-    fn method_of(allow: &str) -> Method {
-        Method::from_bytes(allow.split(", ").next().unwrap().as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn compat_routes_are_served_only_with_the_flag() {
-        for (i, spec) in COMPAT_ROUTES.iter().enumerate() {
-            assert!(
-                COMPAT_ROUTES[i + 1..]
-                    .iter()
-                    .all(|o| o.route != spec.route && o.path != spec.path),
-                "{:?} listed twice",
-                spec.route
-            );
-            let method = method_of(spec.allow);
-            assert_eq!(
-                resolve_with(Listener::Public, &method, spec.path, true).unwrap(),
-                spec.route
-            );
-            assert_eq!(spec.route.template(), spec.path);
-            assert_eq!(spec.route.allow(), spec.allow);
-            // Off: our own route of that path and method, or 404/405.
-            let native = ROUTES.iter().find(|n| n.path == spec.path);
-            match (native, resolve(Listener::Public, &method, spec.path)) {
-                (None, Err(Error::NotFound)) => {}
-                (Some(n), Ok(route)) => assert_eq!(route, n.route),
-                (Some(_), Err(Error::MethodNotAllowed { .. })) => {}
-                (n, other) => panic!("{}: {n:?} {other:?}", spec.path),
-            }
-            assert!(matches!(
-                resolve_with(Listener::Admin, &method, spec.path, true),
-                Err(Error::NotFound)
-            ));
-        }
-    }
-
-    #[test]
-    fn methods_of_both_tables_on_one_path() {
-        use Listener::Public;
-        let refresh = "/auth/token/refresh";
-        assert_eq!(
-            resolve_with(Public, &Method::GET, refresh, true).unwrap(),
-            Route::Hbp(HbpRoute::Refresh)
-        );
-        assert_eq!(
-            resolve_with(Public, &Method::POST, refresh, true).unwrap(),
-            Route::Refresh
-        );
-        assert!(matches!(
-            resolve_with(Public, &Method::PUT, refresh, true),
-            Err(Error::MethodNotAllowed { allow: "GET, POST" })
-        ));
-        assert!(matches!(
-            resolve_with(Public, &Method::HEAD, refresh, true),
-            Err(Error::MethodNotAllowed { allow: "GET, POST" })
-        ));
-        assert!(matches!(
-            resolve_with(Public, &Method::HEAD, "/auth/activate", true),
-            Err(Error::MethodNotAllowed { allow: "GET" })
-        ));
-        assert!(matches!(
-            resolve_with(Public, &Method::GET, "/auth/logout", true),
-            Err(Error::MethodNotAllowed { allow: "POST" })
-        ));
-        // Every shared path's joint Allow names the methods of both rows.
-        for compat in COMPAT_ROUTES {
-            if let Some(native) = ROUTES.iter().find(|n| n.path == compat.path) {
-                let joint = joint_allow(native.allow, compat.allow);
-                for m in native.allow.split(", ").chain(compat.allow.split(", ")) {
-                    assert!(
-                        joint.split(", ").any(|j| j == m),
-                        "{}: {joint}",
-                        compat.path
-                    );
-                }
-            }
-        }
-    }
 
     fn request(query: Option<&str>) -> Request {
         Request {

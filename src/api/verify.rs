@@ -4,13 +4,13 @@
 
 use hyper::header::HeaderValue;
 
-use crate::api;
+use crate::api::wire;
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, no_content};
 
 pub async fn verify(app: &App, req: &Request) -> ApiResult<Response> {
-    let caller = api::authenticate(app, req).await?;
+    let caller = wire::authenticate(app, req).await?;
     let mut response = no_content();
     *response.status_mut() = hyper::StatusCode::OK;
     let headers = response.headers_mut();

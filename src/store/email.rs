@@ -136,42 +136,6 @@ struct Begun {
 }
 
 impl Store {
-    /// Creates an email-change ticket for `account` moving from `old` (its email, as the caller read
-    /// it) to `new` (normalized): record in the account slot + lookup pointer. None when the account
-    /// is missing, not ready, or no longer has `old`.
-    pub async fn create_email_ticket(
-        &self,
-        account: Uuid,
-        old: &str,
-        new: &str,
-        ttl_ms: u64,
-    ) -> StoreResult<Option<Uuid>> {
-        self.run("create_email_ticket", async {
-            let (k, s) = (self.keys(), self.scripts());
-            let mut conn = self.conn().await?;
-            let ticket = Uuid::new_v4();
-            // Named by a keyed MAC, never by the ticket (see `tickets`).
-            let id = k.ticket_id(ticket);
-            let ttl_ms = ttl_ms.max(1);
-            let created: i64 = s
-                .email_ticket_create
-                .key(k.account(account))
-                .key(k.ticket_by_id(account, &id))
-                .arg(old)
-                .arg(new)
-                .arg(ttl_ms)
-                .invoke_async(&mut conn)
-                .await?;
-            if created != 1 {
-                return Ok(None);
-            }
-            self.write_ticket_pointer(&mut conn, &id, account, ttl_ms)
-                .await?;
-            Ok(Some(ticket))
-        })
-        .await
-    }
-
     /// Confirms an email change with its ticket: steps 1–4 of the module doc. Cut short anywhere
     /// (crash, timeout) it leaves a state the invariant holds in and a retry completes.
     pub async fn change_email_with_ticket(

@@ -42,7 +42,7 @@ async fn registered(store: &Store, email: &str) -> Uuid {
 
 async fn email_ticket(store: &Store, account: Uuid, old: &str, new: &str) -> Uuid {
     store
-        .create_email_ticket(account, old, new, HOUR)
+        .issue_ticket(account, TicketKind::EmailChange { old, new }, HOUR)
         .await
         .unwrap()
         .unwrap()
@@ -171,7 +171,14 @@ async fn tickets_are_checked() {
     let a = registered(&store, OLD).await;
     assert_eq!(
         store
-            .create_email_ticket(a, "not-the-email@example.com", NEW, HOUR)
+            .issue_ticket(
+                a,
+                TicketKind::EmailChange {
+                    old: "not-the-email@example.com",
+                    new: NEW
+                },
+                HOUR
+            )
             .await
             .unwrap(),
         None,
@@ -179,7 +186,11 @@ async fn tickets_are_checked() {
     );
     assert_eq!(
         store
-            .create_email_ticket(Uuid::new_v4(), OLD, NEW, HOUR)
+            .issue_ticket(
+                Uuid::new_v4(),
+                TicketKind::EmailChange { old: OLD, new: NEW },
+                HOUR
+            )
             .await
             .unwrap(),
         None
@@ -194,7 +205,7 @@ async fn tickets_are_checked() {
 
     // Another purpose: refused and not burned.
     let activate = store
-        .create_ticket(a, TicketPurpose::Activate, HOUR)
+        .issue_ticket(a, TicketKind::Activate, HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -236,7 +247,7 @@ async fn tickets_are_checked() {
 
     // Expired.
     let short = store
-        .create_email_ticket(a, OLD, NEW, 20)
+        .issue_ticket(a, TicketKind::EmailChange { old: OLD, new: NEW }, 20)
         .await
         .unwrap()
         .unwrap();

@@ -211,50 +211,6 @@ impl Store {
         .await
     }
 
-    /// Creates an MFA login ticket (purpose "mfa", attempts 0, cv = `credential_version`, PX ttl)
-    /// and its pointer, keeping at most `cap` live ones per account (the oldest go, in O(1)
-    /// amortized work). None when the account is gone or its credential version is no longer
-    /// `credential_version` (the password was reset or changed after it was checked).
-    pub async fn mfa_ticket_create(
-        &self,
-        account: Uuid,
-        ttl_ms: u64,
-        now_ms: u64,
-        cap: u32,
-        credential_version: u64,
-    ) -> StoreResult<Option<Uuid>> {
-        self.run("mfa_ticket_create", async {
-            let (k, s) = (self.keys(), self.scripts());
-            let mut conn = self.conn().await?;
-            let ticket = Uuid::new_v4();
-            // Named by a keyed MAC, never by the ticket (see `tickets`).
-            let id = k.ticket_id(ticket);
-            let ttl_ms = ttl_ms.max(1);
-            // Record first: if the pointer write then fails, the record is unreachable and expires
-            // on its own (as in `create_ticket`).
-            let created: i64 = s
-                .mfa_ticket_create
-                .key(k.account(account))
-                .key(k.ticket_by_id(account, &id))
-                .key(k.mfa_tickets(account))
-                .arg(ttl_ms)
-                .arg(&id)
-                .arg(k.ticket_prefix(account))
-                .arg(now_ms)
-                .arg(cap.max(1))
-                .arg(credential_version)
-                .invoke_async(&mut conn)
-                .await?;
-            if created != 1 {
-                return Ok(None);
-            }
-            self.write_ticket_pointer(&mut conn, &id, account, ttl_ms)
-                .await?;
-            Ok(Some(ticket))
-        })
-        .await
-    }
-
     /// The credential version an MFA login ticket was issued under (its record's `cv`; absent = 0),
     /// for the session its second step starts. None when the record is gone. The field never
     /// changes once written, so reading it apart from the step's script is no race: a reset or

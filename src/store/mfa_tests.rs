@@ -44,7 +44,15 @@ async fn with_mfa(store: &Store, email: &str) -> Uuid {
 
 async fn ticket(store: &Store, account: Uuid) -> Uuid {
     store
-        .mfa_ticket_create(account, 5 * MIN, NOW_MS, 5, 0)
+        .issue_ticket(
+            account,
+            TicketKind::MfaLogin {
+                credential_version: 0,
+                cap: 5,
+                now_ms: NOW_MS,
+            },
+            5 * MIN,
+        )
         .await
         .unwrap()
         .unwrap()
@@ -278,7 +286,15 @@ async fn mfa_tickets_have_a_record_a_pointer_and_ttls() {
     let id = with_mfa(&store, "t@example.com").await;
     assert_eq!(
         store
-            .mfa_ticket_create(Uuid::new_v4(), 5 * MIN, NOW_MS, 5, 0)
+            .issue_ticket(
+                Uuid::new_v4(),
+                TicketKind::MfaLogin {
+                    credential_version: 0,
+                    cap: 5,
+                    now_ms: NOW_MS
+                },
+                5 * MIN,
+            )
             .await
             .unwrap(),
         None
@@ -317,7 +333,15 @@ async fn mfa_tickets_have_a_record_a_pointer_and_ttls() {
     // checked) issues nothing.
     assert_eq!(
         store
-            .mfa_ticket_create(id, 5 * MIN, NOW_MS, 5, 1)
+            .issue_ticket(
+                id,
+                TicketKind::MfaLogin {
+                    credential_version: 1,
+                    cap: 5,
+                    now_ms: NOW_MS
+                },
+                5 * MIN,
+            )
             .await
             .unwrap(),
         None
@@ -513,12 +537,12 @@ async fn activation_and_mfa_tickets_do_not_stand_in_for_each_other() {
     let store = redis.store();
     let id = with_mfa(&store, "purpose@example.com").await;
     let activation = store
-        .create_ticket(id, TicketPurpose::Activate, MIN)
+        .issue_ticket(id, TicketKind::Activate, MIN)
         .await
         .unwrap()
         .unwrap();
     let reset = store
-        .create_ticket(id, TicketPurpose::Reset, MIN)
+        .issue_ticket(id, TicketKind::Reset, MIN)
         .await
         .unwrap()
         .unwrap();

@@ -39,7 +39,7 @@ pub use email::EmailChange;
 pub use events::{Event, EventKind};
 pub use mfa::{MfaChange, MfaLogin, MfaState};
 pub use sessions::{Rotation, SessionInfo, SessionMeta};
-pub use tickets::TicketPurpose;
+pub use tickets::TicketKind;
 
 use keys::Keys;
 use uuid::Uuid;

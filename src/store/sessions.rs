@@ -11,8 +11,6 @@ use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
-use crate::clock;
-
 use super::{Store, StoreResult, bad_reply};
 
 /// Longest user agent kept, in bytes.
@@ -187,10 +185,9 @@ impl Store {
     /// The hot path of every Bearer request. A session seen to exist is trusted for
     /// `session_cache_ttl` without asking Redis again: a revocation through this replica forgets
     /// it at once ([`Store::forget_sessions`]), one through another replica is seen when the
-    /// entry expires. Absence is never cached.
-    pub async fn session_exists(&self, account: Uuid, family: Uuid) -> StoreResult<bool> {
+    /// entry expires. Absence is never cached. `now` (unix ms) dates the cache entries.
+    pub async fn session_exists(&self, account: Uuid, family: Uuid, now: u64) -> StoreResult<bool> {
         let inner = &self.inner;
-        let now = clock::now_ms();
         if inner.session_cache_ms > 0 && inner.seen_sessions.get(&(account, family), now).is_some()
         {
             return Ok(true);

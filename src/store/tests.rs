@@ -188,7 +188,7 @@ async fn provisional_accounts_expire_and_are_invisible() {
     assert_eq!(store.account(id).await.unwrap(), None);
     assert_eq!(
         store
-            .create_ticket(id, TicketPurpose::Activate, 60_000)
+            .issue_ticket(id, TicketKind::Activate, 60_000)
             .await
             .unwrap(),
         None
@@ -214,7 +214,12 @@ async fn remove_account_frees_the_email() {
 
     assert!(store.remove_account(id, "gone@example.com").await.unwrap());
     assert_eq!(store.account(id).await.unwrap(), None);
-    assert!(!store.session_exists(id, family).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, family, crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
     let left: Vec<String> = redis.raw().await.keys("t:*").await.unwrap();
     assert!(left.is_empty(), "{left:?}");
     assert!(!store.remove_account(id, "gone@example.com").await.unwrap());
@@ -259,14 +264,14 @@ async fn tickets_are_single_use_and_purpose_checked() {
     let id = registered(&store, "t@example.com").await;
     assert_eq!(
         store
-            .create_ticket(Uuid::new_v4(), TicketPurpose::Activate, 60_000)
+            .issue_ticket(Uuid::new_v4(), TicketKind::Activate, 60_000)
             .await
             .unwrap(),
         None
     );
 
     let ticket = store
-        .create_ticket(id, TicketPurpose::Activate, 60_000)
+        .issue_ticket(id, TicketKind::Activate, 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -299,7 +304,7 @@ async fn tickets_are_single_use_and_purpose_checked() {
 
     let family = session(&store, id, T0, 5).await;
     let reset = store
-        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .issue_ticket(id, TicketKind::Reset, 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -316,7 +321,10 @@ async fn tickets_are_single_use_and_purpose_checked() {
         "$scrypt$new"
     );
     assert!(
-        !store.session_exists(id, family).await.unwrap(),
+        !store
+            .session_exists(id, family, crate::clock::now_ms())
+            .await
+            .unwrap(),
         "a reset revokes every session"
     );
     assert_eq!(
@@ -328,7 +336,7 @@ async fn tickets_are_single_use_and_purpose_checked() {
     );
 
     let short = store
-        .create_ticket(id, TicketPurpose::Activate, 20)
+        .issue_ticket(id, TicketKind::Activate, 20)
         .await
         .unwrap()
         .unwrap();
@@ -347,12 +355,12 @@ async fn tickets_outlive_a_data_key_rotation_and_hold_no_ticket() {
     let mut raw = redis.raw().await;
     let id = registered(&old, "rotate@example.com").await;
     let activation = old
-        .create_ticket(id, TicketPurpose::Activate, 60_000)
+        .issue_ticket(id, TicketKind::Activate, 60_000)
         .await
         .unwrap()
         .unwrap();
     let reset = old
-        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .issue_ticket(id, TicketKind::Reset, 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -385,7 +393,7 @@ async fn tickets_outlive_a_data_key_rotation_and_hold_no_ticket() {
     );
     // Without the old key they would be unknown.
     let fresh = old
-        .create_ticket(id, TicketPurpose::Reset, 60_000)
+        .issue_ticket(id, TicketKind::Reset, 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -405,7 +413,7 @@ async fn a_ticket_dies_with_its_account() {
     let store = redis.store();
     let id = registered(&store, "x@example.com").await;
     let ticket = store
-        .create_ticket(id, TicketPurpose::Activate, 60_000)
+        .issue_ticket(id, TicketKind::Activate, 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -479,7 +487,12 @@ async fn rotation_advances_repeats_within_grace_and_revokes_on_reuse() {
             .unwrap(),
         Rotation::Reused
     );
-    assert!(!store.session_exists(id, f).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, f, crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
     let members: Vec<String> = raw.zrange(store.keys().sessions(id), 0, -1).await.unwrap();
     assert!(members.is_empty());
     assert_eq!(
@@ -529,7 +542,12 @@ async fn grace_zero_is_strict_rotation() {
         store.rotate_session(id, f, 0, T0, 0, DAY).await.unwrap(),
         Rotation::Reused
     );
-    assert!(!store.session_exists(id, f).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, f, crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,9 +596,19 @@ async fn session_cap_evicts_the_least_recently_used() {
         Rotation::Advanced(1)
     );
     let d = session(&store, id, T0 + 5, 3).await;
-    assert!(!store.session_exists(id, b).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, b, crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
     for f in [a, c, d] {
-        assert!(store.session_exists(id, f).await.unwrap());
+        assert!(
+            store
+                .session_exists(id, f, crate::clock::now_ms())
+                .await
+                .unwrap()
+        );
     }
     let members: Vec<String> = redis
         .raw()
@@ -601,7 +629,12 @@ async fn expired_families_are_pruned_from_the_index() {
     let new = session(&store, id, T0 + DAY + 1, 50).await;
     let members: Vec<String> = raw.zrange(store.keys().sessions(id), 0, -1).await.unwrap();
     assert_eq!(members, vec![new.to_string()]);
-    assert!(!store.session_exists(id, old).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, old, crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -663,10 +696,20 @@ async fn revoking_sessions() {
     ];
     assert!(store.revoke_session(id, families[0]).await.unwrap());
     assert!(!store.revoke_session(id, families[0]).await.unwrap());
-    assert!(!store.session_exists(id, families[0]).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, families[0], crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
     assert_eq!(store.revoke_all_sessions(id).await.unwrap(), 2);
     assert_eq!(store.revoke_all_sessions(id).await.unwrap(), 0);
-    assert!(!store.session_exists(id, families[1]).await.unwrap());
+    assert!(
+        !store
+            .session_exists(id, families[1], crate::clock::now_ms())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Single-use tickets (activation, password reset; the email-change ticket, which also carries
-//! its addresses, is created and spent in `email`).
+//! Single-use tickets: the one creator of every kind ([`Store::issue_ticket`]: activation,
+//! password reset, email change, MFA login), and the spending of activation and reset tickets (the
+//! email-change ticket is spent in `email`, the MFA login ticket in `mfa`).
 //!
 //! A ticket is a random UUIDv4 with two keys of the same TTL: the authoritative record
 //! `P{A}:ticket:<id>` in its account's slot, so spending it and acting on the account are one
@@ -21,54 +22,108 @@ use uuid::Uuid;
 
 use super::{Store, StoreResult, accounts::parse_uuid};
 
+/// What a ticket is for, with what each kind binds at issue. One creator,
+/// [`Store::issue_ticket`], dispatches to the kind's script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TicketPurpose {
+pub enum TicketKind<'a> {
+    /// Activation (mailed at registration or on request).
     Activate,
+    /// Password reset; the account's newest one (`P{A}:reset_ticket`).
     Reset,
-}
-
-impl TicketPurpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            TicketPurpose::Activate => "activate",
-            TicketPurpose::Reset => "reset",
-        }
-    }
+    /// Email change from `old` (the account's email, as the caller read it) to `new`
+    /// (normalized).
+    EmailChange { old: &'a str, new: &'a str },
+    /// The second step of a password-verified login: refused unless the account's credential
+    /// version is still `credential_version`; at most `cap` live ones per account (the oldest go),
+    /// `now_ms` orders them.
+    MfaLogin {
+        credential_version: u64,
+        cap: u32,
+        now_ms: u64,
+    },
 }
 
 impl Store {
-    /// Creates a random UUIDv4 ticket for an existing ready account (record in the account slot +
-    /// lookup pointer). None when the account does not exist.
+    /// Issues a random UUIDv4 ticket of `kind` for `account`, living `ttl_ms`: the record in the
+    /// account slot (the kind's script), then the lookup pointer. None when the script refused:
+    /// the account is missing or not ready, or (email change) no longer has `old`, or (MFA login)
+    /// its credential version moved on.
     ///
-    /// The same two scripts run either way (for a missing account their writes expire at once), so
-    /// a caller that passes a never-existing account id for an unknown email does exactly the Redis
-    /// work of a known one.
-    pub async fn create_ticket(
+    /// Activation and reset tickets run the same two scripts either way (for a missing account
+    /// the pointer lives 1 ms), so a caller that passes a never-existing account id for an unknown
+    /// email does exactly the Redis work of a known one.
+    pub async fn issue_ticket(
         &self,
         account: Uuid,
-        purpose: TicketPurpose,
+        kind: TicketKind<'_>,
         ttl_ms: u64,
     ) -> StoreResult<Option<Uuid>> {
-        self.run("create_ticket", async {
+        let name = match kind {
+            TicketKind::Activate | TicketKind::Reset => "create_ticket",
+            TicketKind::EmailChange { .. } => "create_email_ticket",
+            TicketKind::MfaLogin { .. } => "mfa_ticket_create",
+        };
+        self.run(name, async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
             let ticket = Uuid::new_v4();
+            // Named by a keyed MAC, never by the ticket.
             let id = k.ticket_id(ticket);
             let ttl_ms = ttl_ms.max(1);
             // Record first: if the pointer write then fails, the record is unreachable and expires
             // on its own.
-            let created: i64 = s
-                .ticket_create
-                .key(k.account(account))
-                .key(k.ticket_by_id(account, &id))
-                .key(k.reset_ticket(account))
-                .arg(purpose.as_str())
-                .arg(ttl_ms)
-                .arg(&id)
-                .invoke_async(&mut conn)
-                .await?;
-            // Written even for a missing account (then living 1 ms): the same work either way.
-            let pointer_ttl_ms = if created == 1 { ttl_ms } else { 1 };
+            let created: i64 = match kind {
+                TicketKind::Activate | TicketKind::Reset => {
+                    let purpose = if kind == TicketKind::Activate {
+                        "activate"
+                    } else {
+                        "reset"
+                    };
+                    s.ticket_create
+                        .key(k.account(account))
+                        .key(k.ticket_by_id(account, &id))
+                        .key(k.reset_ticket(account))
+                        .arg(purpose)
+                        .arg(ttl_ms)
+                        .arg(&id)
+                        .invoke_async(&mut conn)
+                        .await?
+                }
+                TicketKind::EmailChange { old, new } => {
+                    s.email_ticket_create
+                        .key(k.account(account))
+                        .key(k.ticket_by_id(account, &id))
+                        .arg(old)
+                        .arg(new)
+                        .arg(ttl_ms)
+                        .invoke_async(&mut conn)
+                        .await?
+                }
+                TicketKind::MfaLogin {
+                    credential_version,
+                    cap,
+                    now_ms,
+                } => {
+                    s.mfa_ticket_create
+                        .key(k.account(account))
+                        .key(k.ticket_by_id(account, &id))
+                        .key(k.mfa_tickets(account))
+                        .arg(ttl_ms)
+                        .arg(&id)
+                        .arg(k.ticket_prefix(account))
+                        .arg(now_ms)
+                        .arg(cap.max(1))
+                        .arg(credential_version)
+                        .invoke_async(&mut conn)
+                        .await?
+                }
+            };
+            let pointer_ttl_ms = match kind {
+                _ if created == 1 => ttl_ms,
+                // Written even for a missing account (then living 1 ms): the same work either way.
+                TicketKind::Activate | TicketKind::Reset => 1,
+                TicketKind::EmailChange { .. } | TicketKind::MfaLogin { .. } => return Ok(None),
+            };
             self.write_ticket_pointer(&mut conn, &id, account, pointer_ttl_ms)
                 .await?;
             Ok((created == 1).then_some(ticket))

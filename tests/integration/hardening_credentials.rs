@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use edgeauth::api::mfa::LOGIN_TICKETS_PER_ACCOUNT;
 use edgeauth::auth::jwt::{Claims, JwtKeys};
+use edgeauth::ops::login::LOGIN_TICKETS_PER_ACCOUNT;
+use edgeauth::store::TicketKind;
 use edgeauth::store::sessions::SessionMeta;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -264,7 +265,15 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
         .expect("create_session");
     assert!(current, "a session under the current credential version");
     let ticket = store
-        .mfa_ticket_create(account, 300_000, now_ms, 5, 0)
+        .issue_ticket(
+            account,
+            TicketKind::MfaLogin {
+                credential_version: 0,
+                cap: 5,
+                now_ms,
+            },
+            300_000,
+        )
         .await
         .expect("mfa_ticket_create");
     assert_eq!(
@@ -273,7 +282,15 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
     );
     assert!(
         store
-            .mfa_ticket_create(account, 300_000, now_ms, 5, 1)
+            .issue_ticket(
+                account,
+                TicketKind::MfaLogin {
+                    credential_version: 1,
+                    cap: 5,
+                    now_ms
+                },
+                300_000,
+            )
             .await
             .expect("mfa_ticket_create")
             .is_some()

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use edgeauth::api::compat::COMPAT_ROUTES;
+use edgeauth::router::COMPAT_ROUTES;
 use reqwest::header::COOKIE;
 use ring::hmac;
 use serde_json::{Value, json};

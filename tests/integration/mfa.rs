@@ -808,7 +808,7 @@ async fn every_live_ticket_at_once_with_one_code_exactly_one_wins() {
     let mut auth = enable_mfa(&s, &jwt).await;
     let mut tickets = Vec::new();
     // As many as an account keeps live (older ones are dropped).
-    for _ in 0..edgeauth::api::mfa::LOGIN_TICKETS_PER_ACCOUNT {
+    for _ in 0..edgeauth::ops::login::LOGIN_TICKETS_PER_ACCOUNT {
         tickets.push(mfa_ticket(&s, email).await);
     }
     let code = auth.fresh().await;

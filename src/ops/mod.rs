@@ -1,0 +1,26 @@
+//! The operations: what edgeauth does, with typed inputs and outputs, one
+//! file per area. Every front door (the JSON API in `api`, the HBP
+//! compatibility routes in `api::compat`, and any later one) decodes its own
+//! request shape into these inputs, calls the operation, and encodes the
+//! outcome; the behaviour — rate limits, events, metrics outcomes, the
+//! credential-version and `auth_time` rules, the second-factor budget,
+//! re-sealing — lives here once.
+//!
+//! Operations never see hyper types, requests, JSON or cookies: they must
+//! not import `hyper`, `crate::http`, `crate::api` or `crate::router`. They
+//! talk to `store` and `auth`. Among themselves they form a DAG:
+//! `common` ← `credentials` ← `login`, `mfa`, `account`, `email`; `common`
+//! ← `mail` ← `register`, `activate`, `account`; `tokens` and `sessions`
+//! use `common` only.
+
+pub mod account;
+pub mod activate;
+pub mod common;
+pub mod credentials;
+pub mod email;
+pub mod login;
+pub mod mail;
+pub mod mfa;
+pub mod register;
+pub mod sessions;
+pub mod tokens;
