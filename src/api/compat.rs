@@ -3,7 +3,7 @@
 //! 2.x sends. Each handler decodes HBP's own request shape (query
 //! parameters, `cookie`, `all`) and calls the same operation as our JSON
 //! route — one implementation, two front doors, the same conventions and
-//! errors. The routing table of these routes (`HbpRoute`) is in `router`.
+//! errors. The routing table of these routes (`HbpRoute`) is the router's.
 //!
 //! The SDK (2.3.4) sends:
 //!
@@ -33,8 +33,7 @@
 //! only, never HEAD: a HEAD must not rotate a token or spend a ticket.
 //!
 //! Imports `api::wire` and the operations only: never the JSON adapter's
-//! handler modules (`api::account`, `session`, `mfa`, `email`) nor
-//! `router`.
+//! handler modules, nor the routing table.
 
 use bytes::Bytes;
 use http_body_util::Full;

@@ -4,8 +4,7 @@
 //! device cookies, the cookie-request origin check, and the token response.
 //!
 //! Free of behaviour: every decision is the operations' (`crate::ops`).
-//! Imports no adapter (`api::account`, `session`, `mfa`, `email`, `compat`)
-//! and not `crate::router`.
+//! Imports no adapter and not the routing table.
 
 use hyper::StatusCode;
 use hyper::header::{HeaderValue, SET_COOKIE};
@@ -193,7 +192,7 @@ pub enum Delivery {
     /// In the JSON body (clients without cookies); the cookie is set too.
     Body,
     /// In the JSON body only, no cookie: an HBP client that asked for
-    /// `cookie: false` or sent its token in the query (`api::compat`).
+    /// `cookie: false` or sent its token in the query.
     BodyOnly,
 }
 

@@ -6,8 +6,8 @@
 //! times per window, silently.
 //!
 //! Imports `ops::common`, `ops::credentials` and `ops::mail` only among the
-//! operations; never `hyper`, `crate::http`, `crate::api` or
-//! `crate::router`.
+//! operations; never the HTTP library, the request type, the adapters or
+//! the router.
 
 use uuid::Uuid;
 

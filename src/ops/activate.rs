@@ -3,7 +3,7 @@
 //! goes out).
 //!
 //! Imports `ops::common` and `ops::mail` only among the operations; never
-//! `hyper`, `crate::http`, `crate::api` or `crate::router`.
+//! the HTTP library, the request type, the adapters or the router.
 
 use uuid::Uuid;
 

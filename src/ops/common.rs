@@ -2,8 +2,8 @@
 //! an access token into one), the client a request came from, rate limits,
 //! and events.
 //!
-//! Imports nothing from the other operations, nor `hyper`, `crate::http`,
-//! `crate::api` or `crate::router`.
+//! Imports nothing from the other operations, nor the HTTP library, the
+//! request type, the adapters or the router.
 
 use uuid::Uuid;
 

@@ -8,8 +8,8 @@
 //! finishing a sign-in: a session ([`start_session`]) or an MFA login
 //! ticket ([`issue_login_ticket`]).
 //!
-//! Imports `ops::common` only among the operations; never `hyper`,
-//! `crate::http`, `crate::api` or `crate::router`.
+//! Imports `ops::common` only among the operations; never the HTTP library,
+//! the request type, the adapters or the router.
 
 use std::future::Future;
 

@@ -11,8 +11,8 @@
 //! address, then to the old one, so the previous owner of the account's
 //! mailbox hears of a change they did not make.
 //!
-//! Imports `ops::common` only among the operations; never `hyper`,
-//! `crate::http`, `crate::api` or `crate::router`.
+//! Imports `ops::common` only among the operations; never the HTTP library,
+//! the request type, the adapters or the router.
 
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 //! that complete a sign-in with MFA on ([`totp`], [`recovery_code`]).
 //!
 //! Imports `ops::common` and `ops::credentials` only among the operations;
-//! never `hyper`, `crate::http`, `crate::api` or `crate::router`.
+//! never the HTTP library, the request type, the adapters or the router.
 
 use uuid::Uuid;
 

@@ -4,8 +4,8 @@
 //! that does — a ticket made for a never-existing account, and an event
 //! appended to a stream that keeps nothing.
 //!
-//! Imports `ops::common` only among the operations; never `hyper`,
-//! `crate::http`, `crate::api` or `crate::router`.
+//! Imports `ops::common` only among the operations; never the HTTP library,
+//! the request type, the adapters or the router.
 
 use uuid::Uuid;
 

@@ -21,8 +21,8 @@
 //! Every operation here expects a caller that passed the re-authentication
 //! gate (`credentials::require_recent_auth`) and codes already checked to
 //! be 6 digits. Imports `ops::common` and `ops::credentials` only among the
-//! operations; never `hyper`, `crate::http`, `crate::api` or
-//! `crate::router`.
+//! operations; never the HTTP library, the request type, the adapters or
+//! the router.
 
 use uuid::Uuid;
 

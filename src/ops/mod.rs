@@ -6,12 +6,12 @@
 //! credential-version and `auth_time` rules, the second-factor budget,
 //! re-sealing — lives here once.
 //!
-//! Operations never see hyper types, requests, JSON or cookies: they must
-//! not import `hyper`, `crate::http`, `crate::api` or `crate::router`. They
-//! talk to `store` and `auth`. Among themselves they form a DAG:
-//! `common` ← `credentials` ← `login`, `mfa`, `account`, `email`; `common`
-//! ← `mail` ← `register`, `activate`, `account`; `tokens` and `sessions`
-//! use `common` only.
+//! Operations never see HTTP types, requests, JSON or cookies: they must
+//! not import the HTTP library, the request type (`http`), the adapters or
+//! the router. They talk to `store` and `auth`. Among themselves they form
+//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `tokens`;
+//! `common` ← `mail` ← `register`, `activate`, `account`; `email` and
+//! `sessions` use `common` only.
 
 pub mod account;
 pub mod activate;

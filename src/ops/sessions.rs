@@ -1,7 +1,7 @@
 //! The signed-in view of the caller's sessions: list them, end one.
 //!
-//! Imports `ops::common` only among the operations; never `hyper`,
-//! `crate::http`, `crate::api` or `crate::router`.
+//! Imports `ops::common` only among the operations; never the HTTP library,
+//! the request type, the adapters or the router.
 
 use uuid::Uuid;
 

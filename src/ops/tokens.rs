@@ -3,8 +3,8 @@
 //! caller out everywhere).
 //!
 //! Imports `ops::common` and `ops::credentials` (the [`Tokens`] type) only
-//! among the operations; never `hyper`, `crate::http`, `crate::api` or
-//! `crate::router`.
+//! among the operations; never the HTTP library, the request type, the
+//! adapters or the router.
 
 use crate::app::App;
 use crate::auth::refresh::RefreshToken;

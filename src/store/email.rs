@@ -121,7 +121,7 @@ pub enum EmailChange {
 }
 
 /// The clock of a multi-step operation: each step reads it afresh (the store never reads the time
-/// itself; the API passes `clock::now_ms`, tests a fake).
+/// itself; the operations pass `clock::now_ms`, tests a fake).
 pub type Clock<'a> = &'a (dyn Fn() -> u64 + Send + Sync);
 
 /// The account id of an email index value: `"<id>"` or `"<id>:<attempt>"`.

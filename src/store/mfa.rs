@@ -9,8 +9,9 @@
 //! - `mfa_set_pending.lua`: pending secret, replaced by each generate, with a TTL;
 //! - `mfa_enable.lua` / `mfa_disable.lua` / `mfa_recovery_replace.lua`: the account's `mfa` and
 //!   `mfa_step` fields and its recovery-code set;
-//! - `mfa_ticket_create.lua` + `ticket_pointer.lua`: a login ticket of purpose "mfa", the scheme of
-//!   `tickets` (record in the account slot, pointer to find it) plus an `attempts` counter;
+//! - `mfa_ticket_create.lua` + `ticket_pointer.lua` (run by `Store::issue_ticket` in `tickets`): a
+//!   login ticket of purpose "mfa", the scheme of `tickets` (record in the account slot, pointer
+//!   to find it) plus an `attempts` counter;
 //! - `mfa_login_totp.lua` / `mfa_login_recovery.lua`: spend that ticket on a right code, count a
 //!   wrong one, burn it at the limit.
 
