@@ -1277,3 +1277,21 @@ async fn removing_the_account_deletes_its_mfa_state() {
     let r = recover(&s, &ticket, &codes[0]).await;
     assert_error(&r, 401, "invalid_ticket");
 }
+
+/// `EDGEAUTH_MFA_LOGIN_TICKET_TTL` bounds how long the password step's
+/// ticket waits for its second factor: within it a wrong code is a wrong
+/// code (the ticket lives), past it the ticket is gone whatever the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_ticket_lifetime_is_configurable() {
+    let s = TestServer::with(&[("EDGEAUTH_MFA_LOGIN_TICKET_TTL", "1s")]).await;
+    let email = "ticket-ttl@example.com";
+    let (jwt, _) = s.signed_in(email).await;
+    let auth = enable_mfa(&s, &jwt).await;
+    let live = mfa_ticket(&s, email).await;
+    let r = totp(&s, &live, &auth.wrong()).await;
+    assert_error(&r, 401, "invalid_code");
+    let expiring = mfa_ticket(&s, email).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let r = totp(&s, &expiring, &auth.wrong()).await;
+    assert_error(&r, 401, "invalid_ticket");
+}
