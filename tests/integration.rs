@@ -19,6 +19,8 @@
 //! - `resilience`  — Redis down, hung, slow, killed and back; dev mode
 //! - `hostile`     — hostile input table (sizes, JSON, encodings, heads, paths,
 //!   smuggling shapes) and slowloris cut-offs
+//! - `layout`      — the repository's shape: code map covers every module, layering, only
+//!   clock/config/store read the time/environment/spell key names, no outside references
 //! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
@@ -60,6 +62,8 @@ mod hardening_tickets;
 mod hbp;
 #[path = "integration/hostile.rs"]
 mod hostile;
+#[path = "integration/layout.rs"]
+mod layout;
 #[path = "integration/mfa.rs"]
 mod mfa;
 #[path = "integration/openapi.rs"]
