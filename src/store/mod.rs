@@ -11,6 +11,7 @@
 pub mod accounts;
 mod connection;
 pub mod email;
+mod email_index;
 #[cfg(test)]
 mod email_tests;
 pub mod events;
@@ -18,6 +19,7 @@ mod keys;
 pub mod mfa;
 #[cfg(test)]
 mod mfa_tests;
+pub mod passwords;
 pub mod rate;
 pub mod rekey;
 mod scripts;
