@@ -239,7 +239,9 @@ impl Store {
         clock: Clock<'_>,
     ) -> StoreResult<bool> {
         let mine = format!("{account}:{attempt}");
-        let deadline = tokio::time::Instant::now() + self.inner.op_timeout / 2;
+        // The wait for a change in flight ends after half the operation timeout: a timer, so the
+        // store still reads no clock (`clock` is for the times it stores and compares).
+        let mut give_up = std::pin::pin!(tokio::time::sleep(self.inner.op_timeout / 2));
         let (mut stale_rounds, mut pause) = (0, CLAIM_PAUSE_MIN);
         loop {
             let holder = self
@@ -251,10 +253,11 @@ impl Store {
             match self.release_if_stale(conn, new, &holder, clock()).await? {
                 Ownership::Settled => return Ok(false),
                 Ownership::InFlight => {
-                    if tokio::time::Instant::now() + pause > deadline {
-                        return Ok(false);
+                    tokio::select! {
+                        biased;
+                        () = &mut give_up => return Ok(false),
+                        () = tokio::time::sleep(pause) => {}
                     }
-                    tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(CLAIM_PAUSE_MAX);
                 }
                 Ownership::None => {
