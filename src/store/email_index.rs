@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// How `holder` owns `email` at `now_ms` (one HMGET of its account).
-    pub(super) async fn ownership(
+    async fn ownership(
         &self,
         conn: &mut Connection,
         holder: Uuid,
