@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::Method;
 use hyper::body::Incoming;
@@ -264,7 +264,7 @@ async fn handle(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> Response {
-    let started = Instant::now();
+    let started = crate::clock::instant();
     let method = req.method().clone();
     let request_id = request_id(&req);
     let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());

@@ -2,7 +2,7 @@
 //! scrypt hashes at the login scenarios' cost. (The third, the hello server,
 //! is an HTTP load like the scenarios.)
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edgeauth::auth::password::{ScryptCost, hash_password};
 use redis::aio::MultiplexedConnection;
@@ -34,15 +34,15 @@ pub async fn evalsha(redis: &MultiplexedConnection, tasks: usize, window: Window
         handles.push(tokio::spawn(async move {
             let key = format!("load-bench:evalsha:{i}");
             let mut stats = KindStats::new("evalsha");
-            while Instant::now() < window.until {
-                let sent = Instant::now();
+            while edgeauth::clock::instant() < window.until {
+                let sent = edgeauth::clock::instant();
                 let reply: redis::RedisResult<Option<String>> = redis::cmd("EVALSHA")
                     .arg(&hash)
                     .arg(1)
                     .arg(&key)
                     .query_async(&mut conn)
                     .await;
-                let done = Instant::now();
+                let done = edgeauth::clock::instant();
                 if done >= window.measure_from && done <= window.until {
                     match reply {
                         Ok(_) => stats.record_ok(done - sent),
@@ -83,14 +83,14 @@ pub fn scrypt(log_n: u8, threads: usize, duration: Duration) -> (f64, KindStats)
         log_n,
         ..ScryptCost::OWASP
     };
-    let start = Instant::now();
+    let start = edgeauth::clock::instant();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
                 let mut stats = KindStats::new("scrypt");
                 // At least one hash, even when one takes longer than `duration`.
                 loop {
-                    let began = Instant::now();
+                    let began = edgeauth::clock::instant();
                     hash_password("load-bench password", cost).expect("scrypt");
                     stats.record_ok(began.elapsed());
                     if start.elapsed() >= duration {

@@ -272,7 +272,7 @@ pub struct Window {
 
 impl Window {
     pub fn starting_now(warmup: Duration, duration: Duration) -> Window {
-        let measure_from = Instant::now() + warmup;
+        let measure_from = edgeauth::clock::instant() + warmup;
         Window {
             measure_from,
             until: measure_from + duration,
@@ -325,13 +325,13 @@ async fn drive(
 ) -> Vec<KindStats> {
     let mut stats: Vec<KindStats> = names.iter().map(|n| KindStats::new(n)).collect();
     let mut conn = Some(conn);
-    while Instant::now() < window.until {
+    while edgeauth::clock::instant() < window.until {
         let Some(c) = conn.as_mut() else {
             // The previous request broke the connection: open another.
             match Conn::open(addr).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    if Instant::now() >= window.measure_from {
+                    if edgeauth::clock::instant() >= window.measure_from {
                         stats[0].record_error(format!("io: {e}"));
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -340,9 +340,9 @@ async fn drive(
             continue;
         };
         let (kind, req) = job.next();
-        let sent = Instant::now();
+        let sent = edgeauth::clock::instant();
         let reply = c.send(req).await;
-        let done = Instant::now();
+        let done = edgeauth::clock::instant();
         let recorded = done >= window.measure_from && done <= window.until;
         match reply {
             Ok(reply) => {

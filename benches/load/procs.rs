@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A child process killed (and reaped) on drop.
 pub struct Proc {
@@ -140,8 +140,8 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts TCP connections on `addr`.
 pub async fn wait_for_port(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
+    let deadline = edgeauth::clock::instant() + Duration::from_secs(20);
+    while edgeauth::clock::instant() < deadline {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return;
         }
@@ -205,7 +205,7 @@ pub async fn start_edgeauth(dir: &TempDir, spec: &EdgeauthSpec<'_>) -> (Proc, So
         .stdout(dir.file(&format!("{}.log", spec.name)))
         .stderr(dir.file(&format!("{}.stderr", spec.name)));
     let mut proc = Proc::spawn(spec.name, &mut cmd, Some(stderr));
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = edgeauth::clock::instant() + Duration::from_secs(20);
     loop {
         if let Err(e) = proc.check_alive() {
             panic!("{e}");
@@ -213,7 +213,7 @@ pub async fn start_edgeauth(dir: &TempDir, spec: &EdgeauthSpec<'_>) -> (Proc, So
         if crate::client::readyz(addr).await {
             return (proc, addr);
         }
-        if Instant::now() > deadline {
+        if edgeauth::clock::instant() > deadline {
             panic!("{} was not ready on {addr} within 20 s", spec.name);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

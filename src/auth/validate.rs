@@ -1,10 +1,8 @@
-//! Input validation and normalization for account data: email addresses, password lengths and
-//! the email digest used to name the email index without storing personal data in key names.
+//! Input validation and normalization for account data: email addresses and password lengths.
+//! (The email index is named by a digest of the normalized address; `store` computes it.)
 //!
 //! Deliberately permissive (no full RFC 5322 grammar): the address is proven by the activation
 //! mail, this only refuses what can never be delivered or would confuse the index. No I/O.
-
-use ring::digest;
 
 /// Longest address SMTP can carry (RFC 5321 path limit minus the angle brackets).
 const MAX_EMAIL_LEN: usize = 254;
@@ -31,20 +29,6 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 pub fn password_length_ok(p: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&p.chars().count())
 }
-
-/// Lowercase hex SHA-256 of `email`, which the caller has already passed through
-/// [`normalize_email`] (hashing is exact: differently written addresses give different digests).
-pub fn email_digest_hex(email: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, email.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in hash.as_ref() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {
@@ -107,19 +91,5 @@ mod tests {
                 "{p:?} {min}..={max}"
             );
         }
-    }
-
-    #[test]
-    fn email_digest_is_lowercase_sha256_hex() {
-        // SHA-256("abc"), FIPS 180-2 example.
-        assert_eq!(
-            email_digest_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let normalized = normalize_email(" Bob@Example.com").unwrap();
-        assert_eq!(
-            email_digest_hex(&normalized),
-            email_digest_hex("bob@example.com")
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! Accounts and the email index: registration, lookup, password rehash, removal.
+//! Accounts: registration, lookup by id or by email, removal.
 //!
 //! Registration spans two slots (the account's, the email index's) and so cannot be one script. It
 //! is three, ordered so that a crash or timeout between any two leaves nothing that blocks a later
@@ -16,7 +16,8 @@
 //!    email change of X died before moving X here) → the index is stale: it is deleted only if it
 //!    still holds exactly the value judged, and the claim is retried once.
 //!
-//! "Owns" and the rule for deleting a stale index are the email change's (see `store/email.rs`):
+//! "Owns" and the rule for deleting a stale index are the email index's (`store/email_index.rs`,
+//! which also holds every read and write of the index; the safety argument is in `store/email.rs`):
 //! X owns the email when its account (ready or provisional) has it, or carries an email-change
 //! mark for it younger than 10 minutes. Checking mere existence would let a live account whose
 //! email moved away block its old address forever — or, worse, let a registration delete the
@@ -32,7 +33,7 @@ use super::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, bad_reply, email::parse_holder};
+use super::{Store, StoreResult, bad_reply, email_index::parse_holder};
 
 /// How long a provisional (not yet confirmed) account lives.
 const PROVISIONAL_TTL_MS: u64 = 60_000;
@@ -110,12 +111,7 @@ impl Store {
 
             let mut released_stale = false;
             loop {
-                let holder: String = s
-                    .email_claim
-                    .key(&email_key)
-                    .arg(&id)
-                    .invoke_async(&mut conn)
-                    .await?;
+                let holder = self.claim_email(&mut conn, new.email, &id).await?;
                 // The value was read (by the claim) before this judgement, as the rule wants. Our
                 // own fresh claim is judged too (it owns the address: the provisional account has
                 // it), so a free email and a taken one cost the same Redis work.
@@ -163,7 +159,7 @@ impl Store {
     pub async fn find_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
         self.run("find_by_email", async {
             let mut conn = self.conn().await?;
-            let holder: Option<String> = conn.get(self.keys().email(email)).await?;
+            let holder = self.email_index_value(&mut conn, email).await?;
             // The nil UUID is never an account id (they are v4).
             let id = holder
                 .as_deref()
@@ -186,24 +182,6 @@ impl Store {
         .await
     }
 
-    /// Compare-and-set (rehash on login): replaces the hash only if it still equals `old`. Returns
-    /// whether it did.
-    pub async fn replace_password_hash(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
-        self.run("replace_password_hash", async {
-            let mut conn = self.conn().await?;
-            let replaced: i64 = self
-                .scripts()
-                .password_replace
-                .key(self.keys().account(id))
-                .arg(old)
-                .arg(new)
-                .invoke_async(&mut conn)
-                .await?;
-            Ok(replaced == 1)
-        })
-        .await
-    }
-
     /// Deletes the account, all its sessions and its MFA state, then releases every email index
     /// that may name it: `email` (what the caller read), and the email and pending email the
     /// account had when deleted (an email change may have landed or be in flight). false when it
@@ -222,12 +200,7 @@ impl Store {
                 }
             }
             for address in emails {
-                let _: i64 = self
-                    .scripts()
-                    .email_release_account
-                    .key(self.keys().email(address))
-                    .arg(id.to_string())
-                    .invoke_async(&mut conn)
+                self.release_email_of_account(&mut conn, address, id)
                     .await?;
             }
             Ok(existed)
@@ -257,24 +230,6 @@ impl Store {
             .invoke_async(conn)
             .await?;
         Ok((existed == 1, email, pending))
-    }
-
-    /// `email_release.lua`: deletes the index only while it still holds exactly `holder` (an index
-    /// value, as read). Only after judging that value stale (see `store/email.rs`).
-    pub(super) async fn release_email(
-        &self,
-        conn: &mut Connection,
-        email_key: &str,
-        holder: &str,
-    ) -> StoreResult<()> {
-        let _: i64 = self
-            .scripts()
-            .email_release
-            .key(email_key)
-            .arg(holder)
-            .invoke_async(conn)
-            .await?;
-        Ok(())
     }
 }
 

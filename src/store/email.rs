@@ -7,19 +7,15 @@
 //! equals the address, this is exactly "never two accounts on one email, never an account that no
 //! email reaches".
 //!
-//! # Ownership
+//! # Ownership and the deletion rule
 //!
-//! An index value is `"<id>"` (written by registration) or `"<id>:<attempt>"` (written by an email
-//! change). Account H *owns* address `e` when H's account hash exists and
-//! - `H.email == e` (a ready account, or a provisional one between registration's claim and
-//!   confirm), or
-//! - `H.email_pending == e` and that mark is younger than [`PENDING_MAX_MS`] (an email change in
-//!   flight).
-//!
-//! An index naming a holder that does not own its address is stale and may be deleted by anyone,
-//! under one rule ([`Store::release_if_stale`]): read the index value `V` first, then judge the
-//! holder, then compare-and-delete exactly `V`. Registration (`store/accounts.rs`), the claim below,
-//! the failure path and the release of the old address all follow it.
+//! Both belong to the email index and are defined with it (`store/email_index.rs`): account H
+//! *owns* address `e` when H's account has `e` as its email, or carries an email-change mark for
+//! `e` younger than [`PENDING_MAX_MS`]; an index naming a holder that does not own its address is
+//! stale, and is deleted only by [`Store::release_if_stale`] — read the value `V`, then judge its
+//! holder, then compare-and-delete exactly `V`. Registration (`store/accounts.rs`), the claim
+//! below, the failure path and the release of the old address all follow it; why it is safe is
+//! argued below, from the steps.
 //!
 //! # The steps of a confirm (attempt id X, a fresh UUID per request)
 //!
@@ -71,11 +67,10 @@
 
 use std::time::Duration;
 
-use super::Connection;
-use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, accounts::parse_uuid, bad_reply};
+use super::email_index::{Ownership, parse_holder};
+use super::{Connection, Store, StoreResult, bad_reply};
 
 /// How long an email-change mark makes its account the owner of the new address, for whoever finds
 /// the index naming it. Also how long a crash between steps 2 and 3 keeps that address blocked.
@@ -92,17 +87,6 @@ const CLAIM_ROUNDS: usize = 3;
 /// Pauses while another change of the address is in flight (doubling from min to max).
 const CLAIM_PAUSE_MIN: Duration = Duration::from_millis(2);
 const CLAIM_PAUSE_MAX: Duration = Duration::from_millis(50);
-
-/// How an account holds an address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ownership {
-    /// It is the account's email (ready, or provisional during registration).
-    Settled,
-    /// An email change of the account to it is in flight (a mark younger than PENDING_MAX).
-    InFlight,
-    /// Neither: an index naming the account for this address is stale.
-    None,
-}
 
 /// The outcome of confirming an email change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,11 +107,6 @@ pub enum EmailChange {
 /// The clock of a multi-step operation: each step reads it afresh (the store never reads the time
 /// itself; the operations pass `clock::now_ms`, tests a fake).
 pub type Clock<'a> = &'a (dyn Fn() -> u64 + Send + Sync);
-
-/// The account id of an email index value: `"<id>"` or `"<id>:<attempt>"`.
-pub(super) fn parse_holder(value: &str) -> StoreResult<Uuid> {
-    parse_uuid(value.split_once(':').map_or(value, |(id, _)| id))
-}
 
 /// Step 1 and 3 need to know what the ticket was for; the claim and the releases only the address.
 struct Begun {
@@ -180,71 +159,6 @@ impl Store {
         .await
     }
 
-    /// Whether `holder` owns `email` at `now_ms` (see the module doc): its account hash exists with
-    /// that email (ready or provisional), or carries a mark for it younger than `PENDING_MAX_MS`.
-    /// One read; the caller must have read the index value before calling this.
-    pub(super) async fn owns_email(
-        &self,
-        conn: &mut Connection,
-        holder: Uuid,
-        email: &str,
-        now_ms: u64,
-    ) -> StoreResult<bool> {
-        Ok(self.ownership(conn, holder, email, now_ms).await? != Ownership::None)
-    }
-
-    async fn ownership(
-        &self,
-        conn: &mut Connection,
-        holder: Uuid,
-        email: &str,
-        now_ms: u64,
-    ) -> StoreResult<Ownership> {
-        let (current, pending, pending_at): (Option<String>, Option<String>, Option<String>) =
-            redis::cmd("HMGET")
-                .arg(self.keys().account(holder))
-                .arg("email")
-                .arg("email_pending")
-                .arg("email_pending_at")
-                .query_async(conn)
-                .await?;
-        if current.as_deref() == Some(email) {
-            return Ok(Ownership::Settled);
-        }
-        if pending.as_deref() != Some(email) {
-            return Ok(Ownership::None);
-        }
-        let at: u64 = pending_at
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad_reply("account email_pending_at"))?;
-        // A mark stamped ahead of our clock (skew) is young.
-        Ok(if now_ms < at.saturating_add(PENDING_MAX_MS) {
-            Ownership::InFlight
-        } else {
-            Ownership::None
-        })
-    }
-
-    /// The one rule for deleting an index someone else may rely on: `value` (already read from the
-    /// index of `email`) is deleted, compared exactly, only when its holder does not own `email`
-    /// at `now_ms`. How the holder owns it (`None`: the value was deleted if still there).
-    async fn release_if_stale(
-        &self,
-        conn: &mut Connection,
-        email: &str,
-        value: &str,
-        now_ms: u64,
-    ) -> StoreResult<Ownership> {
-        let holder = parse_holder(value)?;
-        let ownership = self.ownership(conn, holder, email, now_ms).await?;
-        if ownership == Ownership::None {
-            self.release_email(conn, &self.keys().email(email), value)
-                .await?;
-        }
-        Ok(ownership)
-    }
-
     /// Step 1, `email_change_begin.lua` (`ticket`: the id its record is named by). None: invalid
     /// ticket.
     async fn email_begin(
@@ -288,18 +202,14 @@ impl Store {
         new: &str,
         clock: Clock<'_>,
     ) -> StoreResult<bool> {
-        let key = self.keys().email(new);
         let mine = format!("{account}:{attempt}");
-        let deadline = tokio::time::Instant::now() + self.inner.op_timeout / 2;
+        // The wait for a change in flight ends after half the operation timeout: a timer, so the
+        // store still reads no clock (`clock` is for the times it stores and compares).
+        let mut give_up = std::pin::pin!(tokio::time::sleep(self.inner.op_timeout / 2));
         let (mut stale_rounds, mut pause) = (0, CLAIM_PAUSE_MIN);
         loop {
-            let holder: String = self
-                .scripts()
-                .email_change_claim
-                .key(&key)
-                .arg(account.to_string())
-                .arg(&mine)
-                .invoke_async(conn)
+            let holder = self
+                .claim_email_for_change(conn, new, account, &mine)
                 .await?;
             if holder == mine {
                 return Ok(true);
@@ -307,10 +217,11 @@ impl Store {
             match self.release_if_stale(conn, new, &holder, clock()).await? {
                 Ownership::Settled => return Ok(false),
                 Ownership::InFlight => {
-                    if tokio::time::Instant::now() + pause > deadline {
-                        return Ok(false);
+                    tokio::select! {
+                        biased;
+                        () = &mut give_up => return Ok(false),
+                        () = tokio::time::sleep(pause) => {}
                     }
-                    tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(CLAIM_PAUSE_MAX);
                 }
                 Ownership::None => {
@@ -381,8 +292,7 @@ impl Store {
         old: &str,
         clock: Clock<'_>,
     ) -> StoreResult<()> {
-        let value: Option<String> = conn.get(self.keys().email(old)).await?;
-        match value {
+        match self.email_index_value(conn, old).await? {
             Some(value) if parse_holder(&value)? == account => {
                 self.release_if_stale(conn, old, &value, clock()).await?;
             }

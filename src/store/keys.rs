@@ -94,7 +94,7 @@ impl Keys {
     /// account's email and credential version at issue, for "activate" and "reset"): the
     /// authoritative ticket, in the account's slot, named by the ticket's current id (a ticket
     /// issued before a data-key rotation may be named by an older one: see `ticket_by_id`).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn ticket(&self, account: Uuid, ticket: Uuid) -> String {
         self.ticket_by_id(account, &self.ticket_id(ticket))
     }

@@ -793,7 +793,7 @@ async fn mfa_operations_fail_as_unavailable_when_redis_is_gone() {
     let store = redis.store();
     let id = registered(&store, "down@example.com").await;
     drop(redis);
-    let started = std::time::Instant::now();
+    let started = crate::clock::instant();
     assert!(matches!(
         store.mfa_state(id).await,
         Err(StoreError::Unavailable(_))

@@ -1,8 +1,22 @@
 //! Redis: every piece of edgeauth state, behind typed async operations.
 //!
-//! Owns the connections (`connection`: one Redis or a Redis Cluster), the key layout (`keys`, private: nothing else knows a key name), the
-//! Lua scripts (`scripts`, one atomic state change per file in `lua/`) and the operations built on
-//! them: `accounts`, `email` (the verified email change), `tickets`, `sessions`, `events`, `mfa`.
+//! The modules, one aggregate or one concern each:
+//! - `connection`: one Redis or a Redis Cluster behind one type, the retries that are safe, the
+//!   single-slot check of debug builds;
+//! - `keys` (private: nothing else knows a key name): the key layout;
+//! - `scripts`: the Lua scripts of `lua/` (one atomic state change per file), declared in one list;
+//! - `accounts`: registration, lookup by id or email, removal;
+//! - `email_index`: the email → account index, its ownership rule and its one deletion rule —
+//!   every read and write of it;
+//! - `email`: the verified email change (its ticket and the two-slot move);
+//! - `passwords`: every change of a password hash and of the credential version (rehash,
+//!   change, reset; its module doc lists registration's first hash too);
+//! - `tickets`: single-use tickets (activation, reset) and the pointers that find them;
+//! - `sessions`: refresh families, rotation, revocation and the session cache;
+//! - `mfa`: TOTP secrets, recovery codes and MFA login tickets;
+//! - `events`: the mail and audit streams; `rate`: rate-limit counters;
+//! - `rekey`: the compare-and-set re-seal and the walk over every account.
+//!
 //! Must not import hyper or `auth`; never reads the clock (time arrives as `now_ms`, or as a clock
 //! function for the multi-step email change). Every operation runs under `op_timeout`, and
 //! every failure — pool, connection, timeout, an unexpected reply — becomes
@@ -11,6 +25,7 @@
 pub mod accounts;
 mod connection;
 pub mod email;
+mod email_index;
 #[cfg(test)]
 mod email_tests;
 pub mod events;
@@ -18,6 +33,7 @@ mod keys;
 pub mod mfa;
 #[cfg(test)]
 mod mfa_tests;
+pub mod passwords;
 pub mod rate;
 pub mod rekey;
 mod scripts;

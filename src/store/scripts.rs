@@ -4,6 +4,10 @@
 //! failed-over Redis), so no startup loading step is needed. Each file documents its KEYS, ARGV and
 //! return value.
 //!
+//! Each script is named once, in the `scripts!` list below, which declares the field of
+//! [`Scripts`] that runs it and its entry in `SOURCES` (the list a test compares with `lua/`, and
+//! the single-slot check reads the headers from).
+//!
 //! The headers are also read by the single-slot check (`store::connection`): an ARGV documented as
 //! a "key prefix" is one the script builds key names from, so it must carry the hash tag of the
 //! script's KEYS.
@@ -13,127 +17,70 @@ use std::sync::OnceLock;
 
 use redis::Script;
 
-pub(crate) struct Scripts {
-    pub account_create: Script,
-    pub account_confirm: Script,
-    pub account_remove: Script,
-    pub email_claim: Script,
-    pub email_release: Script,
-    pub email_release_account: Script,
-    pub email_ticket_create: Script,
-    pub email_change_begin: Script,
-    pub email_change_claim: Script,
-    pub email_change_commit: Script,
-    pub email_change_abort: Script,
-    pub password_replace: Script,
-    pub ticket_create: Script,
-    pub ticket_pointer: Script,
-    pub ticket_activate: Script,
-    pub ticket_reset: Script,
-    pub session_create: Script,
-    pub session_rotate: Script,
-    pub session_revoke: Script,
-    pub sessions_revoke_all: Script,
-    pub event_emit: Script,
-    pub rate_hit: Script,
-    pub password_change: Script,
-    pub sessions_list: Script,
-    pub mfa_set_pending: Script,
-    pub mfa_enable: Script,
-    pub mfa_disable: Script,
-    pub mfa_recovery_replace: Script,
-    pub mfa_ticket_create: Script,
-    pub mfa_login_totp: Script,
-    pub mfa_login_recovery: Script,
-    pub mfa_reseal: Script,
-}
-
-macro_rules! lua {
-    ($name:literal) => {
-        Script::new(include_str!(concat!("../../lua/", $name, ".lua")))
-    };
-}
-
-impl Scripts {
-    pub fn new() -> Scripts {
-        Scripts {
-            account_create: lua!("account_create"),
-            account_confirm: lua!("account_confirm"),
-            account_remove: lua!("account_remove"),
-            email_claim: lua!("email_claim"),
-            email_release: lua!("email_release"),
-            email_release_account: lua!("email_release_account"),
-            email_ticket_create: lua!("email_ticket_create"),
-            email_change_begin: lua!("email_change_begin"),
-            email_change_claim: lua!("email_change_claim"),
-            email_change_commit: lua!("email_change_commit"),
-            email_change_abort: lua!("email_change_abort"),
-            password_replace: lua!("password_replace"),
-            ticket_create: lua!("ticket_create"),
-            ticket_pointer: lua!("ticket_pointer"),
-            ticket_activate: lua!("ticket_activate"),
-            ticket_reset: lua!("ticket_reset"),
-            session_create: lua!("session_create"),
-            session_rotate: lua!("session_rotate"),
-            session_revoke: lua!("session_revoke"),
-            sessions_revoke_all: lua!("sessions_revoke_all"),
-            event_emit: lua!("event_emit"),
-            rate_hit: lua!("rate_hit"),
-            password_change: lua!("password_change"),
-            sessions_list: lua!("sessions_list"),
-            mfa_set_pending: lua!("mfa_set_pending"),
-            mfa_enable: lua!("mfa_enable"),
-            mfa_disable: lua!("mfa_disable"),
-            mfa_recovery_replace: lua!("mfa_recovery_replace"),
-            mfa_ticket_create: lua!("mfa_ticket_create"),
-            mfa_login_totp: lua!("mfa_login_totp"),
-            mfa_login_recovery: lua!("mfa_login_recovery"),
-            mfa_reseal: lua!("mfa_reseal"),
+/// The one list of scripts: each name is a file `lua/<name>.lua` and a field of [`Scripts`], and
+/// the list also gives [`SOURCES`]. Adding a script is adding its file and one line here (a test
+/// checks that no file of `lua/` is missing).
+macro_rules! scripts {
+    ($($name:ident),* $(,)?) => {
+        /// One `redis::Script` per file of `lua/`, hashed once.
+        pub(crate) struct Scripts {
+            $(pub $name: Script,)*
         }
-    }
-}
 
-macro_rules! src {
-    ($name:literal) => {
-        ($name, include_str!(concat!("../../lua/", $name, ".lua")))
+        impl Scripts {
+            pub fn new() -> Scripts {
+                Scripts {
+                    $($name: Script::new(source!($name)),)*
+                }
+            }
+        }
+
+        /// Every script's file name and source.
+        const SOURCES: &[(&str, &str)] = &[$((stringify!($name), source!($name)),)*];
     };
 }
 
-/// Every script's file name and source (a test checks that none of `lua/` is missing).
-const SOURCES: &[(&str, &str)] = &[
-    src!("account_create"),
-    src!("account_confirm"),
-    src!("account_remove"),
-    src!("email_claim"),
-    src!("email_release"),
-    src!("email_release_account"),
-    src!("email_ticket_create"),
-    src!("email_change_begin"),
-    src!("email_change_claim"),
-    src!("email_change_commit"),
-    src!("email_change_abort"),
-    src!("password_replace"),
-    src!("ticket_create"),
-    src!("ticket_pointer"),
-    src!("ticket_activate"),
-    src!("ticket_reset"),
-    src!("session_create"),
-    src!("session_rotate"),
-    src!("session_revoke"),
-    src!("sessions_revoke_all"),
-    src!("event_emit"),
-    src!("rate_hit"),
-    src!("password_change"),
-    src!("sessions_list"),
-    src!("mfa_set_pending"),
-    src!("mfa_enable"),
-    src!("mfa_disable"),
-    src!("mfa_recovery_replace"),
-    src!("mfa_ticket_create"),
-    src!("mfa_login_totp"),
-    src!("mfa_login_recovery"),
-    src!("mfa_reseal"),
-];
+/// The source of `lua/<name>.lua`, compiled in.
+macro_rules! source {
+    ($name:ident) => {
+        include_str!(concat!("../../lua/", stringify!($name), ".lua"))
+    };
+}
+
+scripts! {
+    account_create,
+    account_confirm,
+    account_remove,
+    email_claim,
+    email_release,
+    email_release_account,
+    email_ticket_create,
+    email_change_begin,
+    email_change_claim,
+    email_change_commit,
+    email_change_abort,
+    password_replace,
+    ticket_create,
+    ticket_pointer,
+    ticket_activate,
+    ticket_reset,
+    session_create,
+    session_rotate,
+    session_revoke,
+    sessions_revoke_all,
+    event_emit,
+    rate_hit,
+    password_change,
+    sessions_list,
+    mfa_set_pending,
+    mfa_enable,
+    mfa_disable,
+    mfa_recovery_replace,
+    mfa_ticket_create,
+    mfa_login_totp,
+    mfa_login_recovery,
+    mfa_reseal,
+}
 
 /// The 1-based positions of the ARGVs a script's header documents as a key prefix
 /// (`-- ARGV[n]  session key prefix "P{A}:session:"`).

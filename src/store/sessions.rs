@@ -13,6 +13,10 @@ use uuid::Uuid;
 
 use super::{Store, StoreResult, bad_reply};
 
+/// The password change lives with every other password write (`store/passwords.rs`); its outcome
+/// is still named here for the callers that import it from this module.
+pub use super::passwords::PasswordChange;
+
 /// Longest user agent kept, in bytes.
 const USER_AGENT_MAX: usize = 256;
 
@@ -32,17 +36,6 @@ pub struct SessionInfo {
     pub last_used_at: u64,
     pub user_agent: String,
     pub ip: String,
-}
-
-/// The outcome of [`Store::change_password`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PasswordChange {
-    /// The hash was replaced; this many other families were revoked.
-    Changed(u64),
-    /// The hash is no longer the one the old password was checked against.
-    Stale,
-    /// The account or the caller's own family is gone (revoked meanwhile).
-    SessionGone,
 }
 
 /// The outcome of presenting generation g of a family (README, "Endpoints").
@@ -263,52 +256,6 @@ impl Store {
                     })
                 })
                 .collect()
-        })
-        .await
-    }
-
-    /// Password change by a signed-in caller: replaces the hash if it is still `old`, bumps the
-    /// credential version, revokes every family but `keep` and every live MFA login ticket (and
-    /// moves `keep`'s auth_time to `now_secs`), in one script, which also checks that `keep` (the caller's own
-    /// session) still exists: the caller was authenticated maybe through this replica's session
-    /// cache, which can trail a revocation made through another replica.
-    pub async fn change_password(
-        &self,
-        account: Uuid,
-        old: &str,
-        new: &str,
-        keep: Uuid,
-        now_secs: u64,
-    ) -> StoreResult<PasswordChange> {
-        self.run("change_password", async {
-            let k = self.keys();
-            let mut conn = self.conn().await?;
-            let revoked: i64 = self
-                .scripts()
-                .password_change
-                .key(k.account(account))
-                .key(k.sessions(account))
-                .key(k.mfa_tickets(account))
-                .arg(old)
-                .arg(new)
-                .arg(keep.to_string())
-                .arg(k.session_prefix(account))
-                .arg(k.ticket_prefix(account))
-                .arg(now_secs)
-                .invoke_async(&mut conn)
-                .await?;
-            match revoked {
-                -1 => Ok(PasswordChange::Stale),
-                -2 => {
-                    self.forget_sessions(account, Some(keep));
-                    Ok(PasswordChange::SessionGone)
-                }
-                n if n >= 0 => {
-                    self.forget_sessions(account, None);
-                    Ok(PasswordChange::Changed(n as u64))
-                }
-                other => Err(bad_reply(format!("password change {other}"))),
-            }
         })
         .await
     }

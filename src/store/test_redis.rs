@@ -7,7 +7,7 @@ use std::{
     io::{ErrorKind, Read, Write},
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use super::{Store, StoreConfig};
@@ -61,8 +61,8 @@ impl TestRedis {
 
     /// PINGs until PONG; false when the child exited (port taken) or never answered.
     fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+        let deadline = crate::clock::instant() + Duration::from_secs(10);
+        while crate::clock::instant() < deadline {
             if self.child.try_wait().unwrap().is_some() {
                 return false;
             }

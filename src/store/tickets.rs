@@ -1,6 +1,7 @@
 //! Single-use tickets: the one creator of every kind ([`Store::issue_ticket`]: activation,
-//! password reset, email change, MFA login), and the spending of activation and reset tickets (the
-//! email-change ticket is spent in `email`, the MFA login ticket in `mfa`).
+//! password reset, email change, MFA login), and the spending of activation tickets (the reset ticket is
+//! spent in `passwords`, with every other write of a password hash; the email-change ticket in
+//! `email`, the MFA login ticket in `mfa`).
 //!
 //! A ticket is a random UUIDv4 with two keys of the same TTL: the authoritative record
 //! `P{A}:ticket:<id>` in its account's slot, so spending it and acting on the account are one
@@ -147,41 +148,6 @@ impl Store {
                 .key(k.account(account))
                 .invoke_async(&mut conn)
                 .await?;
-            Ok((spent == 1).then_some(account))
-        })
-        .await
-    }
-
-    /// Spends a Reset ticket, sets the password hash, sets active=1, bumps the credential version
-    /// and deletes every session and MFA login ticket of the account, in one script. None as
-    /// `activate_with_ticket`, and also when a newer reset ticket was issued.
-    pub async fn reset_password_with_ticket(
-        &self,
-        ticket: Uuid,
-        new_hash: &str,
-    ) -> StoreResult<Option<Uuid>> {
-        self.run("reset_password_with_ticket", async {
-            let (k, s) = (self.keys(), self.scripts());
-            let mut conn = self.conn().await?;
-            let Some((account, id)) = self.follow_ticket_pointer(&mut conn, ticket).await? else {
-                return Ok(None);
-            };
-            let spent: i64 = s
-                .ticket_reset
-                .key(k.ticket_by_id(account, &id))
-                .key(k.account(account))
-                .key(k.sessions(account))
-                .key(k.reset_ticket(account))
-                .key(k.mfa_tickets(account))
-                .arg(new_hash)
-                .arg(k.session_prefix(account))
-                .arg(&id)
-                .arg(k.ticket_prefix(account))
-                .invoke_async(&mut conn)
-                .await?;
-            if spent == 1 {
-                self.forget_sessions(account, None);
-            }
             Ok((spent == 1).then_some(account))
         })
         .await

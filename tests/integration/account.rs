@@ -12,10 +12,7 @@ use crate::support::{PASSWORD, TestServer};
 const UNKNOWN_TICKET: &str = "8d1c1c1e-6f0a-4f57-9b59-3d1f0c6c1a11";
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    edgeauth::clock::now_ms()
 }
 
 /// Every Redis key whose name matches `pattern`.

@@ -129,7 +129,7 @@ async fn a_master_dies_under_traffic_and_no_session_is_lost_or_forked() {
                         let Some(r) = r else { continue };
                         match r.status {
                             200 => seen.ok += 1,
-                            503 => seen.unavailable.push(Instant::now()),
+                            503 => seen.unavailable.push(edgeauth::clock::instant()),
                             other => seen.wrong.push(format!("{what}: {other} {}", r.text)),
                         }
                     }
@@ -140,7 +140,7 @@ async fn a_master_dies_under_traffic_and_no_session_is_lost_or_forked() {
     }
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let killed = Instant::now();
+    let killed = edgeauth::clock::instant();
     cluster.kill(victim);
     // The other masters still answer: the replica stays ready (see Store::ping).
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -154,7 +154,7 @@ async fn a_master_dies_under_traffic_and_no_session_is_lost_or_forked() {
     let promoted = {
         let cluster = &cluster;
         tokio::task::block_in_place(|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = edgeauth::clock::instant() + Duration::from_secs(30);
             loop {
                 let masters = cluster
                     .roles()
@@ -162,9 +162,12 @@ async fn a_master_dies_under_traffic_and_no_session_is_lost_or_forked() {
                     .filter(|(port, role)| role == "master" && *port != victim)
                     .count();
                 if masters == 3 && cluster.wait_ok(Duration::from_millis(100)) {
-                    return Instant::now();
+                    return edgeauth::clock::instant();
                 }
-                assert!(Instant::now() < deadline, "no replica took over in 30 s");
+                assert!(
+                    edgeauth::clock::instant() < deadline,
+                    "no replica took over in 30 s"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         })

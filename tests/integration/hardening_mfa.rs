@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,10 +27,7 @@ use crate::support::{PASSWORD, Redis, Reply, TempDir, TestServer};
 const STEP_MS: u64 = 30_000;
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
+    edgeauth::clock::now_ms()
 }
 
 fn base32_decode(text: &str) -> Vec<u8> {

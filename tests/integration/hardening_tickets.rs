@@ -9,7 +9,6 @@
 //! edgeauth.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::hmac;
 use serde_json::{Value, json};
@@ -55,11 +54,7 @@ fn totp(key: &[u8], step: u64) -> String {
 }
 
 fn step_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-        / 30
+    edgeauth::clock::now_ms() / 1000 / 30
 }
 
 /// Signs `email` in and turns MFA on (enabled with the code of the current

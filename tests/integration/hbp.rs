@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -101,11 +101,7 @@ fn totp(secret: &str, step: u64) -> String {
 }
 
 fn now_step() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        / 30
+    edgeauth::clock::now_ms() / 1000 / 30
 }
 
 /// Turns MFA on for the account of `jwt` with a code of step `now`;

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -64,10 +64,7 @@ fn totp_at(key: &[u8], unix_secs: u64, digits: u32) -> String {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
+    edgeauth::clock::now_ms()
 }
 
 /// Plays the authenticator app for one secret. The server accepts the

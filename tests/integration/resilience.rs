@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -36,10 +36,10 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = edgeauth::clock::instant() + Duration::from_secs(10);
     while !attempt().await {
         assert!(
-            Instant::now() < deadline,
+            edgeauth::clock::instant() < deadline,
             "{what} did not happen within 10 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -246,9 +246,9 @@ impl DevServer {
 
     /// The next log line containing `needle` (waits up to 20 s).
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = edgeauth::clock::instant() + Duration::from_secs(20);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(edgeauth::clock::instant());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.log.push(line.clone());
@@ -278,13 +278,13 @@ impl DevServer {
 
     /// Waits (up to 20 s) for the process to exit.
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = edgeauth::clock::instant() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
             assert!(
-                Instant::now() < deadline,
+                edgeauth::clock::instant() < deadline,
                 "edgeauth did not exit after SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -375,10 +375,10 @@ async fn serve_dev_runs_and_its_redis_dies_with_it() {
     dev.sigterm();
     let status = dev.wait_exit();
     assert_eq!(status.code(), Some(0), "exit status {status}");
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = edgeauth::clock::instant() + Duration::from_secs(5);
     while !process_gone(dev.redis_pid) {
         assert!(
-            Instant::now() < deadline,
+            edgeauth::clock::instant() < deadline,
             "redis child {} outlived the server",
             dev.redis_pid
         );
@@ -440,9 +440,12 @@ async fn a_request_in_flight_during_sigterm_completes() {
     );
     let status = dev.wait_exit();
     assert_eq!(status.code(), Some(0), "exit status {status}");
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = edgeauth::clock::instant() + Duration::from_secs(5);
     while !process_gone(dev.redis_pid) {
-        assert!(Instant::now() < deadline, "redis child outlived the server");
+        assert!(
+            edgeauth::clock::instant() < deadline,
+            "redis child outlived the server"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -614,7 +617,7 @@ async fn a_slow_redis_gives_503_within_the_deadline_and_leaks_no_pool_slot() {
         sleeping.join()
     );
 
-    let started = Instant::now();
+    let started = edgeauth::clock::instant();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..24 {
         let (jwt, _) = tokens[i % tokens.len()].clone();

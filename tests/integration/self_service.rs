@@ -3,7 +3,7 @@
 //! /auth/sessions`, `POST /auth/sessions/revoke`) (README, "Account self-service").
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,10 +39,7 @@ fn stored_password(s: &TestServer, account: &str) -> String {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64
+    edgeauth::clock::now_ms()
 }
 
 async fn login_with(s: &TestServer, email: &str, password: &str) -> Reply {
@@ -474,8 +471,8 @@ async fn a_reset_racing_a_change_never_loses_silently() {
                 // A reset is quicker than a change (one hash, not two):
                 // starting it 0–2.25 ms later makes the rounds cover the
                 // reset landing before, during and after the change.
-                let until = Instant::now() + Duration::from_micros(round * 150);
-                while Instant::now() < until {
+                let until = edgeauth::clock::instant() + Duration::from_micros(round * 150);
+                while edgeauth::clock::instant() < until {
                     tokio::task::yield_now().await;
                 }
                 let response = http.post(url).json(&body).send().await.expect("request");

@@ -14,10 +14,7 @@ use crate::support::{Reply, TempDir, TestServer};
 const BEARER_ERROR: &str = r#"Bearer error="invalid_token""#;
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    edgeauth::clock::now_ms() / 1000
 }
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {

@@ -2,7 +2,7 @@
 //! is seen at once by the replica that made it, and by every other replica
 //! within `EDGEAUTH_VERIFY_CACHE_TTL` (1 s).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use crate::support::TestServer;
 
 /// Polls `/auth/verify` on `s` until it answers 401; returns how long that took.
 async fn time_until_rejected(s: &TestServer, jwt: &str) -> Duration {
-    let started = Instant::now();
+    let started = edgeauth::clock::instant();
     loop {
         let status = s.verify(jwt).await.status;
         if status == 401 {

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::Value;
 
@@ -66,7 +66,7 @@ impl Cluster {
     }
 
     fn try_start() -> Result<Cluster, String> {
-        let started = Instant::now();
+        let started = edgeauth::clock::instant();
         let dir = TempDir::new();
         let mut nodes = Vec::new();
         for _ in 0..6 {
@@ -341,8 +341,8 @@ fn watchdog(pids: &[u32], dir: &std::path::Path) -> Child {
 }
 
 fn wait_for(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
+    let deadline = edgeauth::clock::instant() + timeout;
+    while edgeauth::clock::instant() < deadline {
         if ok() {
             return true;
         }
