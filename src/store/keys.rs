@@ -1,4 +1,4 @@
-//! The Redis key layout — the only place key names are spelled (DESIGN.md "store/").
+//! The Redis key layout — the only place key names are spelled (docs/tokens.md, "Redis layout").
 //!
 //! Every key of one account carries the hash tag `{<account id>}`, so each script touching an
 //! account is single-slot in Redis Cluster. The email index is named by a SHA-256 of the normalized

@@ -217,7 +217,7 @@ impl Store {
 
     /// The connection for the next operation: the multiplexed connections in turn. No checkout
     /// round trip (a pool that PINGs on checkout doubles the round trips of a one-script
-    /// operation, see MEASURED.md and BENCHMARKS.md), and concurrent operations pipeline on each
+    /// operation, see BENCHMARKS.md), and concurrent operations pipeline on each
     /// connection; a few of them spread the parsing over the runtime's threads.
     async fn conn(&self) -> StoreResult<Connection> {
         let inner = &self.inner;
