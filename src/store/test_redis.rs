@@ -1,87 +1,27 @@
-//! Test support: a throwaway `redis-server` child per test on a free loopback port, killed on drop,
-//! so tests run in parallel and never touch the machine's Redis.
+//! Test support: a throwaway `redis-server` child per test (`crate::dev::RedisServer`: a free
+//! loopback port, killed on drop), so tests run in parallel and never touch the machine's Redis.
 // Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    io::{ErrorKind, Read, Write},
-    net::{TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use super::{Store, StoreConfig};
+use crate::dev::RedisServer;
 
 pub struct TestRedis {
-    child: Child,
-    port: u16,
+    server: RedisServer,
 }
 
 impl TestRedis {
     pub fn start() -> TestRedis {
-        // The free port is found by binding :0 and letting go; another process may grab it
-        // meanwhile, so retry.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let spawned = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .current_dir(std::env::temp_dir())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match spawned {
-                Ok(child) => child,
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    panic!(
-                        "redis-server not found on PATH; these tests need it: apt-get install -y redis-server"
-                    )
-                }
-                Err(e) => panic!("cannot start redis-server: {e}"),
-            };
-            let mut redis = TestRedis { child, port };
-            if redis.wait_ready() {
-                return redis;
-            }
-        }
-        panic!("redis-server did not come up on a free port in 5 attempts");
-    }
-
-    /// PINGs until PONG; false when the child exited (port taken) or never answered.
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut buf = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut buf).is_ok()
-                    && &buf == b"+PONG\r\n"
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        let server = RedisServer::builder()
+            .spawn()
+            .unwrap_or_else(|e| panic!("these tests need redis-server: {e}"));
+        TestRedis { server }
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     pub fn store(&self) -> Store {
@@ -96,7 +36,7 @@ impl TestRedis {
             prefix: "t:".into(),
             pool_size: 8,
             op_timeout: Duration::from_secs(5),
-            session_cache_ttl: std::time::Duration::ZERO,
+            session_cache_ttl: Duration::ZERO,
             session_cache_entries: 16,
             ticket_keys,
             events_maxlen: 100_000,
@@ -111,12 +51,5 @@ impl TestRedis {
             .get_multiplexed_async_connection()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
