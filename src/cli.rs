@@ -231,10 +231,11 @@ async fn serve_until_signal(mut config: Config) -> Result<(), BuildError> {
     let redis = match config.redis {
         RedisTarget::Throwaway => {
             // Starting waits (blocking) for the child's PING.
-            let redis = tokio::task::spawn_blocking(|| RedisServer::builder().inherit_stderr().spawn())
-                .await
-                .map_err(|e| BuildError::Other(e.to_string()))?
-                .map_err(BuildError::Other)?;
+            let redis =
+                tokio::task::spawn_blocking(|| RedisServer::builder().inherit_stderr().spawn())
+                    .await
+                    .map_err(|e| BuildError::Other(e.to_string()))?
+                    .map_err(BuildError::Other)?;
             tracing::info!(url = %redis.url(), pid = redis.pid(), "started a throwaway redis-server (--dev)");
             config.redis = RedisTarget::Url(redis.url());
             Some(redis)

@@ -13,6 +13,10 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod jwt;
+pub mod keys;
+pub mod mfa;
+pub mod totp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +34,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// An error answer: `status` with the JSON `error` code `code`.
+#[track_caller]
+pub fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "expected {status} {code}: {}", r.text);
+    assert_eq!(r.error(), code, "{}", r.text);
+}
 
 /// A `redis-server` child on its own port, or (cluster mode) a test's
 /// namespace on a cluster, reached through its proxy on `port`.

@@ -1,0 +1,42 @@
+//! Looking at Redis behind the server's back: key names (as the tests spell
+//! them, with the default `edgeauth:` prefix; in cluster mode the namespace's
+//! proxy rewrites it) and the fields of an account.
+
+use super::Redis;
+
+/// The key of an account's hash.
+pub fn account_key(account: &str) -> String {
+    format!("edgeauth:{{{account}}}:account")
+}
+
+impl Redis {
+    /// Every key whose name matches `pattern`, sorted.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut self.conn())
+            .expect("KEYS");
+        keys.sort();
+        keys
+    }
+
+    /// An account's keys (names holding its hash tag), sorted.
+    pub fn account_keys(&self, account: &str) -> Vec<String> {
+        self.keys(&format!("*{{{account}}}*"))
+    }
+
+    /// One field of an account's hash.
+    pub fn account_field(&self, account: &str, field: &str) -> Option<String> {
+        redis::cmd("HGET")
+            .arg(account_key(account))
+            .arg(field)
+            .query(&mut self.conn())
+            .expect("HGET")
+    }
+
+    /// The stored password hash of an account.
+    pub fn stored_password(&self, account: &str) -> String {
+        self.account_field(account, "password")
+            .expect("HGET password")
+    }
+}
