@@ -7,25 +7,12 @@ use std::collections::HashMap;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, TestServer};
+use crate::support::{PASSWORD, TestServer, now_ms};
 
 const UNKNOWN_TICKET: &str = "8d1c1c1e-6f0a-4f57-9b59-3d1f0c6c1a11";
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// Every Redis key whose name matches `pattern`.
-fn keys(s: &TestServer, pattern: &str) -> Vec<String> {
-    let mut conn = s.redis.conn();
-    redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap()
-}
-
 fn account_keys(s: &TestServer) -> Vec<String> {
-    keys(s, "edgeauth:{*}:account")
+    s.redis.keys("edgeauth:{*}:account")
 }
 
 async fn register(s: &TestServer, email: &str, password: &str) -> crate::support::Reply {
@@ -89,7 +76,7 @@ async fn register_emits_account_registered_with_a_ticket() {
     // Neither the email nor the password appears in a key name or in clear.
     let dump = s.redis.dump();
     assert!(!dump.contains(PASSWORD));
-    for key in keys(&s, "*") {
+    for key in s.redis.keys("*") {
         assert!(!key.contains("new@example.com"), "{key}");
     }
 }
@@ -216,7 +203,7 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     }
     assert_eq!(statuses, vec![204; 20]);
     assert_eq!(account_keys(&s).len(), 1, "{:?}", account_keys(&s));
-    assert_eq!(keys(&s, "edgeauth:email:*").len(), 1);
+    assert_eq!(s.redis.keys("edgeauth:email:*").len(), 1);
     let registered = one_event(&s, "account.registered");
     let exists = s.redis.events_of("account.exists");
     assert_eq!(exists.len(), 19);
@@ -592,7 +579,7 @@ async fn reset_kills_every_refresh_token_and_its_jwts() {
         let r = s.post_bearer("/auth/account/remove", jwt, json!({})).await;
         assert_eq!((r.status, r.error()), (401, "invalid_token".into()));
     }
-    assert!(keys(&s, "edgeauth:{*}:session:*").is_empty());
+    assert!(s.redis.keys("edgeauth:{*}:session:*").is_empty());
     // A new login works as usual.
     let r = s
         .post(
@@ -658,10 +645,14 @@ async fn remove_deletes_the_account_and_frees_the_email() {
     assert_eq!(removed["email"], "gone@example.com");
 
     // Nothing of the account is left in Redis.
-    for key in keys(&s, "*") {
+    for key in s.redis.keys("*") {
         assert!(!key.contains(&user_id), "left behind: {key}");
     }
-    assert_eq!(keys(&s, "edgeauth:email:*").len(), 1, "only the bystander");
+    assert_eq!(
+        s.redis.keys("edgeauth:email:*").len(),
+        1,
+        "only the bystander"
+    );
 
     assert_eq!(
         login_status(&s, "gone@example.com", PASSWORD).await,

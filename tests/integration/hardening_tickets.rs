@@ -9,86 +9,27 @@
 //! edgeauth.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use ring::hmac;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use crate::support::keys::{command_calls, reset_stats};
+use crate::support::totp::{code, secret_key, step_now};
 use crate::support::{PASSWORD, Redis, Reply, TestServer, contains_bytes};
 
 const NEW_PASSWORD: &str = "another horse battery";
 
 // ------------------------------------------------------------------ helpers
 
-/// RFC 4648 base32 (no padding) → bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// RFC 6238 TOTP (HMAC-SHA1, 6 digits) for time step `step`.
-fn totp(key: &[u8], step: u64) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
-    let tag = hmac::sign(&key, &step.to_be_bytes());
-    let h = tag.as_ref();
-    let offset = usize::from(h[h.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        h[offset] & 0x7f,
-        h[offset + 1],
-        h[offset + 2],
-        h[offset + 3],
-    ]);
-    format!("{:06}", binary % 1_000_000)
-}
-
-fn step_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-        / 30
-}
-
 /// Signs `email` in and turns MFA on (enabled with the code of the current
 /// step); returns the TOTP key. Later codes use later steps (the replay guard
 /// refuses a step that is not newer).
 async fn with_mfa(s: &TestServer, email: &str) -> Vec<u8> {
     let (jwt, _) = s.signed_in(email).await;
-    let r = s.post_bearer("/auth/mfa/generate", &jwt, json!({})).await;
-    assert_eq!(r.status, 200, "generate: {}", r.text);
-    let key = base32_decode(r.json()["otp_secret"].as_str().expect("otp_secret"));
-    let r = s
-        .post_bearer(
-            "/auth/mfa/enable",
-            &jwt,
-            json!({ "code": totp(&key, step_now()) }),
-        )
-        .await;
-    assert_eq!(r.status, 204, "enable: {}", r.text);
+    let key = secret_key(&s.mfa_generate(&jwt).await);
+    s.enable_mfa_with(&jwt, &code(&key, step_now())).await;
     key
-}
-
-/// The ticket of a password login of an account with MFA on.
-async fn mfa_login_ticket(s: &TestServer, email: &str, password: &str) -> String {
-    let r = s
-        .post("/auth/login", json!({"email": email, "password": password}))
-        .await;
-    assert_eq!(r.status, 200, "login: {}", r.text);
-    assert_eq!(r.json()["mfa"], json!(true), "{}", r.text);
-    r.json()["ticket"].as_str().expect("ticket").to_owned()
 }
 
 async fn forgot(s: &TestServer, email: &str) -> Reply {
@@ -188,7 +129,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
 
     let careful = "careful@example.com";
     let key = with_mfa(&s, careful).await;
-    let mfa_ticket = mfa_login_ticket(&s, careful, PASSWORD).await;
+    let mfa_ticket = s.mfa_login_ticket(careful, PASSWORD).await;
 
     // Everything Redis holds but the events stream (which carries tickets
     // to the mailer by design): no live ticket in any spelling.
@@ -238,7 +179,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": mfa_ticket, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": mfa_ticket, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_eq!(r.status, 200, "MFA step: {}", r.text);
@@ -370,7 +311,7 @@ async fn a_reset_ends_mfa_login_tickets_issued_with_the_old_password() {
     let email = "mfa-reset@example.com";
     let key = with_mfa(&s, email).await;
     // Someone who knows the old password holds a login ticket...
-    let held = mfa_login_ticket(&s, email, PASSWORD).await;
+    let held = s.mfa_login_ticket(email, PASSWORD).await;
     // ...when the owner resets it.
     assert_eq!(forgot(&s, email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
@@ -378,16 +319,16 @@ async fn a_reset_ends_mfa_login_tickets_issued_with_the_old_password() {
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": held, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": held, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_invalid_ticket(&r, "MFA login ticket issued before the reset");
     // The new password leads to a ticket that works.
-    let fresh = mfa_login_ticket(&s, email, NEW_PASSWORD).await;
+    let fresh = s.mfa_login_ticket(email, NEW_PASSWORD).await;
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": fresh, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": fresh, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -480,27 +421,6 @@ async fn the_per_ip_limit_still_answers_429() {
 
 // -------------------------------------------------------------- equal work
 
-/// Calls per command name since the last `CONFIG RESETSTAT`, leaving out
-/// the test's own `CONFIG` and `INFO` (as abuse.rs does for logins).
-fn command_calls(conn: &mut redis::Connection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(conn)
-        .expect("INFO");
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .filter(|(name, _)| !name.starts_with("config") && !name.starts_with("info"))
-        .collect()
-}
-
 /// The Redis commands (top-level and inside scripts) one request runs.
 async fn work_of(
     s: &TestServer,
@@ -508,10 +428,7 @@ async fn work_of(
     path: &str,
     body: Value,
 ) -> BTreeMap<String, u64> {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(conn)
-        .expect("RESETSTAT");
+    reset_stats(conn);
     let r = s.post(path, body).await;
     let calls = command_calls(conn);
     assert_eq!(r.status, 204, "{path}: {}", r.text);

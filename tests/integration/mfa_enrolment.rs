@@ -9,10 +9,8 @@ use uuid::Uuid;
 
 use crate::support::jwt::sub;
 use crate::support::mfa::{assert_tokens, event_users, generate, mfa_ticket, qr_text};
-use crate::support::totp::{
-    Authenticator, BASE32_ALPHABET, STEP_MS, base32_decode, hotp, now_ms, totp_at,
-};
-use crate::support::{PASSWORD, TestServer, assert_error};
+use crate::support::totp::{Authenticator, BASE32_ALPHABET, STEP_MS, base32_decode, hotp, totp_at};
+use crate::support::{PASSWORD, TestServer, assert_error, now_ms};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_totp_matches_rfc6238_appendix_b_and_rfc4648() {

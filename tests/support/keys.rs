@@ -1,6 +1,9 @@
 //! Looking at Redis behind the server's back: key names (as the tests spell
 //! them, with the default `edgeauth:` prefix; in cluster mode the namespace's
-//! proxy rewrites it) and the fields of an account.
+//! proxy rewrites it), the fields of an account, and the commands a request
+//! ran (command statistics).
+
+use std::collections::BTreeMap;
 
 use super::Redis;
 
@@ -39,4 +42,33 @@ impl Redis {
         self.account_field(account, "password")
             .expect("HGET password")
     }
+}
+
+/// Calls per Redis command (top-level and inside scripts) since the last
+/// `CONFIG RESETSTAT`, without the CONFIG and INFO of the measuring itself.
+pub fn command_calls(conn: &mut redis::Connection) -> BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(conn)
+        .expect("INFO");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .filter(|(name, _)| !name.starts_with("config") && !name.starts_with("info"))
+        .collect()
+}
+
+/// Resets the command statistics (`CONFIG RESETSTAT`).
+pub fn reset_stats(conn: &mut redis::Connection) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(conn)
+        .expect("RESETSTAT");
 }

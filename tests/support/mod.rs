@@ -15,6 +15,7 @@
 pub mod cluster;
 pub mod jwt;
 pub mod keys;
+pub mod metrics;
 pub mod mfa;
 pub mod totp;
 
@@ -34,6 +35,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// The wall clock in ms since the epoch (what the server's clock reads).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
 
 /// An error answer: `status` with the JSON `error` code `code`.
 #[track_caller]

@@ -3,9 +3,11 @@
 //! `mfa_enrolment`), never the server's implementation.
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ring::hmac;
+
+use super::now_ms;
 
 pub const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// The TOTP time step.
@@ -60,13 +62,6 @@ pub fn totp_at(key: &[u8], unix_secs: u64, digits: u32) -> String {
 /// The 6-digit code of time step `step`.
 pub fn code(key: &[u8], step: u64) -> String {
     hotp(key, step, 6)
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
 }
 
 /// The current time step.
