@@ -9,6 +9,11 @@
 //! the default `edgeauth:` prefix) works unchanged. Tests that need a Redis
 //! process of their own (stop, restart, extra arguments) get one in both modes
 //! through `Redis::start`/`start_with`.
+//!
+//! The kit every test file shares: `totp` (the tests' own RFC 6238
+//! authenticator), `mfa` (enable, login ticket, second step, recovery),
+//! `jwt` (claims of an issued token), `keys` (key names, account fields,
+//! command statistics), `metrics` (`/metrics` samples), and `cluster`.
 
 #![allow(dead_code)]
 
