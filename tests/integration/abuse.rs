@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::support::jwt::claims;
 use crate::support::keys::{command_calls, reset_stats};
 use crate::support::metrics::sample;
-use crate::support::{PASSWORD, Redis, Reply, TestServer};
+use crate::support::{PASSWORD, Redis, Reply, TestServer, assert_limited};
 
 const WRONG: &str = "not the password";
 
@@ -47,21 +47,6 @@ async fn login_from(s: &TestServer, email: &str, password: &str, xff: Option<&st
         xff,
     )
     .await
-}
-
-/// A `429 rate_limited` whose `Retry-After` is whole seconds in `1..=max`.
-fn assert_limited(r: &Reply, max_retry_after: u64, what: &str) {
-    assert_eq!(r.status, 429, "{what}: {}", r.text);
-    assert_eq!(r.error(), "rate_limited", "{what}");
-    let retry: u64 = r
-        .header("retry-after")
-        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
-    assert!(
-        (1..=max_retry_after).contains(&retry),
-        "{what}: Retry-After {retry} not in 1..={max_retry_after}"
-    );
 }
 
 /// The `ip` recorded in the session metadata of the session of `jwt`.

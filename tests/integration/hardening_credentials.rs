@@ -200,8 +200,7 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
 async fn an_mfa_ticket_from_before_a_password_change_is_refused() {
     let s = TestServer::start().await;
     let email = "mfa-change@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (jwt, mut auth) = s.signed_in_with_mfa(email).await;
     let old_ticket = s.mfa_login_ticket(email, PASSWORD).await;
     assert_eq!(
         change_password(&s, &jwt, PASSWORD, NEW_PASSWORD)
@@ -522,8 +521,7 @@ async fn a_right_password_confirms_and_costs_no_budget() {
 async fn right_after_sign_in_no_password_is_needed() {
     let s = TestServer::start().await;
     let email = "fresh@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (_, mut auth) = s.signed_in_with_mfa(email).await;
     let ticket = s.mfa_login_ticket(email, PASSWORD).await;
     let r = s.mfa_totp(&ticket, &auth.fresh_lasting().await).await;
     assert_eq!(r.status, 200, "{}", r.text);

@@ -35,16 +35,7 @@ fn assert_error(r: &Reply, status: u16, code: &str, what: &str) {
 /// `429 rate_limited` with a `Retry-After` of whole seconds within the window.
 #[track_caller]
 fn assert_limited(r: &Reply, window_secs: u64, what: &str) {
-    assert_error(r, 429, "rate_limited", what);
-    let retry: u64 = r
-        .header("retry-after")
-        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
-    assert!(
-        (1..=window_secs).contains(&retry),
-        "{what}: Retry-After {retry} not in 1..={window_secs}"
-    );
+    crate::support::assert_limited(r, window_secs, what);
     assert!(r.set_cookie().is_none(), "{what}: no cookie on a 429");
 }
 
@@ -62,8 +53,7 @@ async fn generate(s: &TestServer, jwt: &str) -> Authenticator {
 
 /// A signed-in account with MFA on: (jwt, account id, authenticator).
 async fn with_mfa(s: &TestServer, email: &str) -> (String, String, Authenticator) {
-    let (jwt, _) = s.signed_in(email).await;
-    let auth = s.enable_mfa(&jwt).await;
+    let (jwt, auth) = s.signed_in_with_mfa(email).await;
     let account = sub(&jwt);
     (jwt, account, auth)
 }

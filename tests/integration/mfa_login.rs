@@ -12,8 +12,7 @@ use crate::support::{PASSWORD, Reply, TestServer, assert_error};
 async fn five_wrong_codes_burn_the_ticket() {
     let s = TestServer::start().await;
     let email = "burn@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (_, mut auth) = s.signed_in_with_mfa(email).await;
     let code = auth.fresh_lasting().await;
 
     let ticket = mfa_ticket(&s, email).await;
@@ -78,8 +77,7 @@ async fn twenty_concurrent_totp_with_one_ticket_exactly_one_wins() {
 async fn every_live_ticket_at_once_with_one_code_exactly_one_wins() {
     let s = TestServer::start().await;
     let email = "race2@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (_, mut auth) = s.signed_in_with_mfa(email).await;
     let mut tickets = Vec::new();
     // As many as an account keeps live (older ones are dropped).
     for _ in 0..edgeauth::api::mfa::LOGIN_TICKETS_PER_ACCOUNT {
@@ -102,8 +100,7 @@ async fn every_live_ticket_at_once_with_one_code_exactly_one_wins() {
 async fn tickets_of_other_purposes_are_not_mfa_login_tickets() {
     let s = TestServer::start().await;
     let email = "purpose@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (_, mut auth) = s.signed_in_with_mfa(email).await;
     let code = auth.fresh_lasting().await;
 
     // A password-reset ticket of this very account (MFA on).

@@ -76,8 +76,7 @@ async fn recovery_codes_log_in_once_each() {
 async fn wrong_recovery_codes_count_against_the_tickets_attempts() {
     let s = TestServer::start().await;
     let email = "recwrong@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (jwt, mut auth) = s.signed_in_with_mfa(email).await;
     let codes = s.recovery_codes(&jwt, &auth.fresh().await).await;
 
     let ticket = mfa_ticket(&s, email).await;
@@ -110,8 +109,7 @@ async fn wrong_recovery_codes_count_against_the_tickets_attempts() {
 async fn a_new_set_of_recovery_codes_invalidates_the_old() {
     let s = TestServer::start().await;
     let email = "recnew@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = s.enable_mfa(&jwt).await;
+    let (jwt, mut auth) = s.signed_in_with_mfa(email).await;
     let old = s.recovery_codes(&jwt, &auth.fresh().await).await;
     let new = s.recovery_codes(&jwt, &auth.fresh().await).await;
     assert!(

@@ -215,8 +215,7 @@ async fn with_the_old_key_still_configured_the_secret_opens() {
     let (old, new) = two_keys(&dir);
     let email = "rotate2@example.com";
     let a = TestServer::with(&[("EDGEAUTH_DATA_KEY_FILE", old.as_str())]).await;
-    let (jwt, _) = a.signed_in(email).await;
-    let mut auth = a.enable_mfa(&jwt).await;
+    let (_, mut auth) = a.signed_in_with_mfa(email).await;
     let redis = a.into_redis().await;
 
     let both = format!("{new},{old}");

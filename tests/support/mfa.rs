@@ -23,6 +23,13 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Signs `email` in and turns MFA on: the JWT and the authenticator.
+    pub async fn signed_in_with_mfa(&self, email: &str) -> (String, Authenticator) {
+        let (jwt, _) = self.signed_in(email).await;
+        let auth = self.enable_mfa(&jwt).await;
+        (jwt, auth)
+    }
+
     /// Generates a secret and enables it with one fresh code.
     pub async fn enable_mfa(&self, jwt: &str) -> Authenticator {
         let mut auth = Authenticator::new(&self.mfa_generate(jwt).await);

@@ -41,6 +41,23 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// `429 rate_limited` with a `Retry-After` of whole seconds in
+/// `1..=max_retry_after`.
+#[track_caller]
+pub fn assert_limited(r: &Reply, max_retry_after: u64, what: &str) {
+    assert_eq!(r.status, 429, "{what}: {}", r.text);
+    assert_eq!(r.error(), "rate_limited", "{what}");
+    let retry: u64 = r
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
+    assert!(
+        (1..=max_retry_after).contains(&retry),
+        "{what}: Retry-After {retry} not in 1..={max_retry_after}"
+    );
+}
+
 /// The wall clock in ms since the epoch (what the server's clock reads).
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
