@@ -198,12 +198,7 @@ async fn logins_per_ip_are_limited() {
     );
     assert_eq!(s.metric(HASHES).await, hashes, "a limited login hashed");
     // Other endpoints have their own counters.
-    let r = s
-        .post(
-            "/auth/account/forgot/request",
-            json!({"email": "ip-limited@example.com"}),
-        )
-        .await;
+    let r = s.forgot_request("ip-limited@example.com").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -299,23 +294,14 @@ async fn reset_requests_per_ip_are_limited() {
     let email = "forgetful@example.com";
     s.create_account(email).await;
     for i in 1..=2 {
-        let r = s
-            .post("/auth/account/forgot/request", json!({ "email": email }))
-            .await;
+        let r = s.forgot_request(email).await;
         assert_eq!(r.status, 204, "request #{i}: {}", r.text);
     }
     assert_eq!(s.redis.events_of("password.reset_requested").len(), 2);
     let tickets_before = s.redis.keys("*ticket*");
-    let r = s
-        .post("/auth/account/forgot/request", json!({ "email": email }))
-        .await;
+    let r = s.forgot_request(email).await;
     assert_limited(&r, 60, "3rd reset request");
-    let r = s
-        .post(
-            "/auth/account/forgot/request",
-            json!({ "email": "unknown@example.com" }),
-        )
-        .await;
+    let r = s.forgot_request("unknown@example.com").await;
     assert_limited(&r, 60, "4th reset request (unknown email)");
     assert_eq!(s.redis.events_of("password.reset_requested").len(), 2);
     assert_eq!(
@@ -414,9 +400,7 @@ async fn rate_keys_expire_within_their_window_and_hide_their_subject() {
         .post("/auth/account/activate/request", json!({ "email": email }))
         .await;
     assert_eq!(r.status, 204);
-    let r = s
-        .post("/auth/account/forgot/request", json!({ "email": email }))
-        .await;
+    let r = s.forgot_request(email).await;
     assert_eq!(r.status, 204);
 
     let all = s.redis.keys("*");

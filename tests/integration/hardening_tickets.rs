@@ -32,19 +32,6 @@ async fn with_mfa(s: &TestServer, email: &str) -> Vec<u8> {
     key
 }
 
-async fn forgot(s: &TestServer, email: &str) -> Reply {
-    s.post("/auth/account/forgot/request", json!({ "email": email }))
-        .await
-}
-
-async fn reset(s: &TestServer, ticket: &str, password: &str) -> Reply {
-    s.post(
-        "/auth/account/forgot",
-        json!({ "ticket": ticket, "new_password": password }),
-    )
-    .await
-}
-
 async fn login_status(s: &TestServer, email: &str, password: &str) -> u16 {
     s.post("/auth/login", json!({"email": email, "password": password}))
         .await
@@ -110,7 +97,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
 
     let forgetful = "forgetful@example.com";
     s.create_account(forgetful).await;
-    assert_eq!(forgot(&s, forgetful).await.status, 204);
+    assert_eq!(s.forgot_request(forgetful).await.status, 204);
     let reset_ticket = s.redis.ticket("password.reset_requested", forgetful);
 
     let moving = "moving@example.com";
@@ -168,7 +155,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
         .await;
     assert_eq!(r.status, 204, "activation: {}", r.text);
     assert_eq!(login_status(&s, inactive, PASSWORD).await, 200);
-    let r = reset(&s, &reset_ticket, NEW_PASSWORD).await;
+    let r = s.reset_password(&reset_ticket, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "reset: {}", r.text);
     assert_eq!(login_status(&s, forgetful, NEW_PASSWORD).await, 200);
     let r = s
@@ -193,7 +180,7 @@ async fn a_reset_ticket_dies_with_an_email_change() {
     let (old, new) = ("mailbox@example.com", "new-mailbox@example.com");
     let (jwt, _) = s.signed_in(old).await;
     // A reset mailed to the old address (say, a mailbox the user is leaving).
-    assert_eq!(forgot(&s, old).await.status, 204);
+    assert_eq!(s.forgot_request(old).await.status, 204);
     let stale = s.redis.ticket("password.reset_requested", old);
     // The real email change.
     let r = s
@@ -211,15 +198,15 @@ async fn a_reset_ticket_dies_with_an_email_change() {
     assert_eq!(r.status, 204, "{}", r.text);
     // Whoever reads the old mailbox can no longer take the account.
     assert_invalid_ticket(
-        &reset(&s, &stale, NEW_PASSWORD).await,
+        &s.reset_password(&stale, NEW_PASSWORD).await,
         "reset ticket of the old address",
     );
     assert_eq!(login_status(&s, new, PASSWORD).await, 200);
     assert_eq!(login_status(&s, new, NEW_PASSWORD).await, 401);
     // A reset asked for the new address works.
-    assert_eq!(forgot(&s, new).await.status, 204);
+    assert_eq!(s.forgot_request(new).await.status, 204);
     let fresh = s.redis.ticket("password.reset_requested", new);
-    assert_eq!(reset(&s, &fresh, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&fresh, NEW_PASSWORD).await.status, 204);
     assert_eq!(login_status(&s, new, NEW_PASSWORD).await, 200);
 }
 
@@ -228,20 +215,20 @@ async fn a_newer_reset_request_retires_the_older_ticket() {
     let s = TestServer::start().await;
     let email = "twice@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let tickets = reset_tickets(&s, email);
     assert_eq!(tickets.len(), 2, "{tickets:?}");
     assert_invalid_ticket(
-        &reset(&s, &tickets[0], NEW_PASSWORD).await,
+        &s.reset_password(&tickets[0], NEW_PASSWORD).await,
         "the older reset ticket",
     );
     assert_eq!(login_status(&s, email, PASSWORD).await, 200);
-    let r = reset(&s, &tickets[1], NEW_PASSWORD).await;
+    let r = s.reset_password(&tickets[1], NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "the newest: {}", r.text);
     assert_eq!(login_status(&s, email, NEW_PASSWORD).await, 200);
     assert_invalid_ticket(
-        &reset(&s, &tickets[0], "yet another password").await,
+        &s.reset_password(&tickets[0], "yet another password").await,
         "the older one after the newest was spent",
     );
 }
@@ -252,7 +239,7 @@ async fn a_password_change_kills_outstanding_reset_tickets() {
     let email = "changer@example.com";
     let (jwt, _) = s.signed_in(email).await;
     // Requested earlier (by an attacker reading the mailbox, or forgotten).
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     let r = s
         .post_bearer(
@@ -265,7 +252,7 @@ async fn a_password_change_kills_outstanding_reset_tickets() {
     // The change bumped the account's credential version, which the ticket
     // was bound to.
     assert_invalid_ticket(
-        &reset(&s, &ticket, "attacker chosen password").await,
+        &s.reset_password(&ticket, "attacker chosen password").await,
         "reset ticket issued before the password change",
     );
     assert_eq!(login_status(&s, email, NEW_PASSWORD).await, 200);
@@ -276,7 +263,7 @@ async fn a_reset_ticket_works_exactly_once() {
     let s = TestServer::start().await;
     let email = "once@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     let mut set = JoinSet::new();
     for i in 0..12 {
@@ -302,7 +289,10 @@ async fn a_reset_ticket_works_exactly_once() {
     assert_eq!(winners.len(), 1, "{winners:?}");
     let password = format!("password number {}", winners[0]);
     assert_eq!(login_status(&s, email, &password).await, 200);
-    assert_invalid_ticket(&reset(&s, &ticket, NEW_PASSWORD).await, "a later use");
+    assert_invalid_ticket(
+        &s.reset_password(&ticket, NEW_PASSWORD).await,
+        "a later use",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,9 +303,9 @@ async fn a_reset_ends_mfa_login_tickets_issued_with_the_old_password() {
     // Someone who knows the old password holds a login ticket...
     let held = s.mfa_login_ticket(email, PASSWORD).await;
     // ...when the owner resets it.
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
-    assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&ticket, NEW_PASSWORD).await.status, 204);
     let r = s
         .post(
             "/auth/mfa/totp",
@@ -363,7 +353,9 @@ async fn reset_mails_per_address_are_capped_whatever_the_ip() {
     assert_eq!(mails.len(), 3, "{mails:?}");
     assert!(mails.iter().all(|e| e["email"] == email));
     // The newest of them is a working ticket.
-    let r = reset(&s, &reset_tickets(&s, email)[2], NEW_PASSWORD).await;
+    let r = s
+        .reset_password(&reset_tickets(&s, email)[2], NEW_PASSWORD)
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -410,11 +402,11 @@ async fn the_per_ip_limit_still_answers_429() {
     let email = "limited@example.com";
     s.create_account(email).await;
     // Past the per-email limit: silent (204, no mail).
-    assert_eq!(forgot(&s, email).await.status, 204);
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     assert_eq!(reset_tickets(&s, email).len(), 1);
     // Past the per-IP limit: 429, as before.
-    let r = forgot(&s, "other@example.com").await;
+    let r = s.forgot_request("other@example.com").await;
     assert_eq!(r.status, 429, "{}", r.text);
     assert_eq!(r.error(), "rate_limited");
 }
@@ -550,7 +542,7 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
     let s = TestServer::with(&[("EDGEAUTH_EVENTS_MAXLEN", "100")]).await;
     let email = "flooded@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     // Anyone can cause failed logins: six times the cap of each stream.
     let mut set = JoinSet::new();
@@ -589,7 +581,7 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
         mail.iter().any(|(_, e)| e.get("ticket") == Some(&ticket)),
         "the reset mail was trimmed"
     );
-    let r = reset(&s, &ticket, NEW_PASSWORD).await;
+    let r = s.reset_password(&ticket, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // The events of both streams are still read as one, in order.
     assert!(s.redis.events_of("login.failed").len() >= 100);
@@ -656,10 +648,10 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         .await;
     assert_eq!(r.status, 204, "taken: {}", r.text);
     for who in [email, "nobody@example.com"] {
-        assert_eq!(forgot(&s, who).await.status, 204);
+        assert_eq!(s.forgot_request(who).await.status, 204);
     }
     let ticket = s.redis.ticket("password.reset_requested", email);
-    assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&ticket, NEW_PASSWORD).await.status, 204);
     assert_eq!(login_status(&s, email, PASSWORD).await, 401);
     let r = s
         .post(
@@ -680,7 +672,7 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         .arg("FLUSH")
         .query(&mut s.redis.conn())
         .unwrap();
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     assert_eq!(login_status(&s, email, "wrong password").await, 401);
 
     // ...and nothing past its prefix.

@@ -104,9 +104,7 @@ async fn tickets_of_other_purposes_are_not_mfa_login_tickets() {
     let code = auth.fresh_lasting().await;
 
     // A password-reset ticket of this very account (MFA on).
-    let r = s
-        .post("/auth/account/forgot/request", json!({ "email": email }))
-        .await;
+    let r = s.forgot_request(email).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let reset = s.redis.ticket("password.reset_requested", email);
     let r = s.mfa_totp(&reset, &code).await;
@@ -136,12 +134,7 @@ async fn tickets_of_other_purposes_are_not_mfa_login_tickets() {
 
     // And an MFA login ticket is neither a reset nor an activation ticket.
     let login = mfa_ticket(&s, email).await;
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({ "ticket": login, "new_password": "another password" }),
-        )
-        .await;
+    let r = s.reset_password(&login, "another password").await;
     assert_error(&r, 401, "invalid_ticket");
     let r = s
         .post("/auth/account/activate", json!({ "ticket": login }))
@@ -151,11 +144,6 @@ async fn tickets_of_other_purposes_are_not_mfa_login_tickets() {
     mfa_ticket(&s, email).await;
     assert_tokens(&s.mfa_totp(&login, &code).await);
     // The reset ticket is still good for its own purpose.
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({ "ticket": reset, "new_password": "another password" }),
-        )
-        .await;
+    let r = s.reset_password(&reset, "another password").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }

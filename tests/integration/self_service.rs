@@ -411,9 +411,7 @@ async fn a_reset_racing_a_change_never_loses_silently() {
     for round in 0..16u64 {
         let email = format!("race{round}@example.com");
         let (jwt, token) = s.signed_in(&email).await;
-        let r = s
-            .post("/auth/account/forgot/request", json!({ "email": email }))
-            .await;
+        let r = s.forgot_request(&email).await;
         assert_eq!(r.status, 204, "{}", r.text);
         let ticket = s.redis.ticket("password.reset_requested", &email);
         let by_change = format!("changed password {round}");

@@ -12,12 +12,13 @@
 //!
 //! The kit every test file shares: `totp` (the tests' own RFC 6238
 //! authenticator), `mfa` (enable, login ticket, second step, recovery),
-//! `jwt` (claims of an issued token), `keys` (key names, account fields,
+//! `flows` (reset request and reset), `jwt` (claims of an issued token), `keys` (key names, account fields,
 //! command statistics), `metrics` (`/metrics` samples), and `cluster`.
 
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod flows;
 pub mod jwt;
 pub mod keys;
 pub mod metrics;
