@@ -15,7 +15,7 @@ use crate::app::{App, BuildError};
 use crate::auth::jwt::generate_pkcs8_pem;
 use crate::auth::keys::generate_data_key_base64;
 use crate::config::{Config, RedisTarget, SETTINGS, unknown_setting};
-use crate::dev::ThrowawayRedis;
+use crate::dev::RedisServer;
 use crate::rekey::{self, RekeyError};
 use crate::server;
 
@@ -230,17 +230,21 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
 async fn serve_until_signal(mut config: Config) -> Result<(), BuildError> {
     let redis = match config.redis {
         RedisTarget::Throwaway => {
-            let redis = ThrowawayRedis::start().await.map_err(BuildError::Other)?;
-            tracing::info!(url = %redis.url, pid = redis.pid().unwrap_or(0), "started a throwaway redis-server (--dev)");
-            config.redis = RedisTarget::Url(redis.url.clone());
+            // Starting waits (blocking) for the child's PING.
+            let redis =
+                tokio::task::spawn_blocking(|| RedisServer::builder().inherit_stderr().spawn())
+                    .await
+                    .map_err(|e| BuildError::Other(e.to_string()))?
+                    .map_err(BuildError::Other)?;
+            tracing::info!(url = %redis.url(), pid = redis.pid(), "started a throwaway redis-server (--dev)");
+            config.redis = RedisTarget::Url(redis.url());
             Some(redis)
         }
         RedisTarget::Url(_) => None,
     };
     let result = serve_with(config).await;
-    if let Some(redis) = redis {
-        redis.stop().await;
-    }
+    // Killed and reaped here, so no process outlives the server.
+    drop(redis);
     result
 }
 

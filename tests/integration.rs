@@ -21,7 +21,10 @@
 //!   smuggling shapes) and slowloris cut-offs
 //! - `layout`      — the repository's shape: code map covers every module, layering, only
 //!   clock/config/store read the time/environment/spell key names, no outside references
-//! - `mfa`         — TOTP enrolment, second login step, recovery codes, sealed secrets
+//! - `mfa_enrolment` — our own TOTP vs. the RFCs, generate (QR code), enable/disable, codes
+//! - `mfa_login`   — the second login step: ticket burning, concurrency, other tickets
+//! - `mfa_recovery` — recovery codes
+//! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
@@ -64,8 +67,14 @@ mod hbp;
 mod hostile;
 #[path = "integration/layout.rs"]
 mod layout;
-#[path = "integration/mfa.rs"]
-mod mfa;
+#[path = "integration/mfa_enrolment.rs"]
+mod mfa_enrolment;
+#[path = "integration/mfa_login.rs"]
+mod mfa_login;
+#[path = "integration/mfa_recovery.rs"]
+mod mfa_recovery;
+#[path = "integration/mfa_secrets.rs"]
+mod mfa_secrets;
 #[path = "integration/openapi.rs"]
 mod openapi;
 #[path = "integration/operations.rs"]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use edgeauth::dev::RedisServer;
+
 /// A child process killed (and reaped) on drop.
 pub struct Proc {
     pub name: String,
@@ -150,17 +152,13 @@ pub async fn wait_for_port(addr: SocketAddr, what: &str) {
     panic!("{what} did not listen on {addr} within 20 s");
 }
 
-/// A throwaway `redis-server`: loopback, free port, no persistence.
-pub fn start_redis(dir: &Path) -> (Proc, u16) {
-    let port = free_port();
-    let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    (Proc::spawn("redis-server", &mut cmd, None), port)
+/// A throwaway `redis-server` (loopback, free port, no persistence, killed
+/// on drop), its working directory `dir`.
+pub fn start_redis(dir: &Path) -> RedisServer {
+    RedisServer::builder()
+        .dir(dir)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The settings of one edgeauth process.

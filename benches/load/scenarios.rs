@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgeauth::auth::refresh::RefreshKeys;
+use edgeauth::dev::RedisServer;
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
 
@@ -89,7 +90,7 @@ enum Target {
 
 /// The processes of a run.
 struct Cluster {
-    redis: Proc,
+    redis: RedisServer,
     fast: Proc,
     slow: Proc,
     hello: Proc,
@@ -112,13 +113,8 @@ impl Cluster {
         let data_key = edgeauth::auth::keys::generate_data_key_base64().expect("data key");
         let jwt_file = dir.write("signing.pem", &signing);
         let data_file = dir.write("data.key", &data_key);
-        let (redis, redis_port) = procs::start_redis(&dir.path);
-        let redis_url = format!("redis://127.0.0.1:{redis_port}");
-        procs::wait_for_port(
-            format!("127.0.0.1:{redis_port}").parse().expect("addr"),
-            "redis-server",
-        )
-        .await;
+        let redis = procs::start_redis(&dir.path);
+        let redis_url = redis.url();
         let conn = redis::Client::open(redis_url.as_str())
             .expect("redis url")
             .get_multiplexed_async_connection()
@@ -208,7 +204,9 @@ impl Cluster {
 
     /// Err when any process died.
     fn alive(&mut self) -> Result<(), String> {
-        self.redis.check_alive()?;
+        if let Some(status) = self.redis.exited() {
+            return Err(format!("redis-server exited ({status})"));
+        }
         self.fast.check_alive()?;
         self.slow.check_alive()?;
         self.hello.check_alive()

@@ -26,19 +26,18 @@ pub mod accounts;
 mod connection;
 pub mod email;
 mod email_index;
-#[cfg(test)]
-mod email_tests;
 pub mod events;
 mod keys;
 pub mod mfa;
-#[cfg(test)]
-mod mfa_tests;
 pub mod passwords;
 pub mod rate;
 pub mod rekey;
 mod scripts;
 pub mod sessions;
+// The store's tests live under `tests/`; `test_redis` stays a child of the
+// store so inline test modules (e.g. `rekey`'s) reach it as `super::super::test_redis`.
 #[cfg(test)]
+#[path = "tests/test_redis.rs"]
 mod test_redis;
 #[cfg(test)]
 mod tests;

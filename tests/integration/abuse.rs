@@ -10,33 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, Redis, Reply, TestServer};
+use crate::support::jwt::claims;
+use crate::support::keys::{command_calls, reset_stats};
+use crate::support::metrics::sample;
+use crate::support::{PASSWORD, Redis, Reply, TestServer, assert_limited};
 
 const WRONG: &str = "not the password";
-
-async fn metrics_text(s: &TestServer) -> String {
-    let r = s.send(s.http.get(s.admin_url("/metrics"))).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.text
-}
-
-/// The value of one sample line (`name{labels} value`), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-async fn metric(s: &TestServer, series: &str) -> f64 {
-    let text = metrics_text(s).await;
-    sample(&text, series).unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
-}
 
 const RATE_LIMITED: &str = r#"edgeauth_auth_outcomes_total{kind="rate_limited"}"#;
 const HASHES: &str = "edgeauth_password_hash_duration_seconds_count";
@@ -67,28 +49,6 @@ async fn login_from(s: &TestServer, email: &str, password: &str, xff: Option<&st
     .await
 }
 
-/// A `429 rate_limited` whose `Retry-After` is whole seconds in `1..=max`.
-fn assert_limited(r: &Reply, max_retry_after: u64, what: &str) {
-    assert_eq!(r.status, 429, "{what}: {}", r.text);
-    assert_eq!(r.error(), "rate_limited", "{what}");
-    let retry: u64 = r
-        .header("retry-after")
-        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
-    assert!(
-        (1..=max_retry_after).contains(&retry),
-        "{what}: Retry-After {retry} not in 1..={max_retry_after}"
-    );
-}
-
-/// The claims of a JWT (no verification: the server did that).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
-        .expect("JSON payload")
-}
-
 /// The `ip` recorded in the session metadata of the session of `jwt`.
 fn session_ip(s: &TestServer, jwt: &str) -> String {
     let c = claims(jwt);
@@ -105,15 +65,6 @@ fn session_ip(s: &TestServer, jwt: &str) -> String {
     ip.unwrap_or_else(|| panic!("no ip in {key}"))
 }
 
-fn keys(s: &TestServer, pattern: &str) -> Vec<String> {
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(pattern)
-        .query(&mut s.redis.conn())
-        .expect("KEYS");
-    keys.sort();
-    keys
-}
-
 // ---------------------------------------------------------------- rate limits
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +77,7 @@ async fn failed_logins_per_email_are_limited_even_for_the_right_password() {
         assert_eq!(r.status, 401, "wrong password #{i}: {}", r.text);
         assert_eq!(r.error(), "invalid_credentials");
     }
-    let hashes = metric(&s, HASHES).await;
+    let hashes = s.metric(HASHES).await;
     let right = login(&s, email, PASSWORD).await;
     assert_limited(&right, 60, "4th attempt, right password");
     assert!(
@@ -139,7 +90,7 @@ async fn failed_logins_per_email_are_limited_even_for_the_right_password() {
         "5th attempt, wrong password",
     );
     // Refused before any work: no hash, no login.failed event for them.
-    assert_eq!(metric(&s, HASHES).await, hashes, "a limited login hashed");
+    assert_eq!(s.metric(HASHES).await, hashes, "a limited login hashed");
     assert_eq!(s.redis.events_of("login.failed").len(), 3);
     // Email matching is on the normalized address.
     assert_limited(
@@ -164,7 +115,7 @@ async fn concurrent_wrong_passwords_get_no_more_guesses_than_the_limit() {
     .await;
     let email = "parallel@example.com";
     s.create_account(email).await;
-    let hashes = metric(&s, HASHES).await;
+    let hashes = s.metric(HASHES).await;
     let mut set = JoinSet::new();
     for _ in 0..20 {
         spawn_login(&mut set, &s, email.to_owned());
@@ -177,7 +128,7 @@ async fn concurrent_wrong_passwords_get_no_more_guesses_than_the_limit() {
     // Exactly the allowance is checked; every other guess is refused unseen.
     assert_eq!(statuses.get(&401), Some(&3), "{statuses:?}");
     assert_eq!(statuses.get(&429), Some(&17), "{statuses:?}");
-    assert_eq!(metric(&s, HASHES).await - hashes, 3.0, "passwords checked");
+    assert_eq!(s.metric(HASHES).await - hashes, 3.0, "passwords checked");
     assert_eq!(s.redis.events_of("login.failed").len(), 3);
     assert_limited(&login(&s, email, PASSWORD).await, 60, "after the burst");
 }
@@ -207,13 +158,13 @@ async fn unknown_emails_are_limited_like_known_ones() {
         assert_eq!(r.status, 401, "unknown email #{i}: {}", r.text);
         assert_eq!(r.error(), "invalid_credentials");
     }
-    let hashes = metric(&s, HASHES).await;
+    let hashes = s.metric(HASHES).await;
     assert_limited(
         &login(&s, email, WRONG).await,
         60,
         "4th unknown-email attempt",
     );
-    assert_eq!(metric(&s, HASHES).await, hashes, "a limited login hashed");
+    assert_eq!(s.metric(HASHES).await, hashes, "a limited login hashed");
     // Registering the address now does not lift the limit on it.
     s.create_account(email).await;
     assert_limited(
@@ -234,7 +185,7 @@ async fn logins_per_ip_are_limited() {
     );
     assert_eq!(login(&s, "a@example.com", WRONG).await.status, 401);
     assert_eq!(login(&s, "b@example.com", WRONG).await.status, 401);
-    let hashes = metric(&s, HASHES).await;
+    let hashes = s.metric(HASHES).await;
     assert_limited(
         &login(&s, "ip-limited@example.com", PASSWORD).await,
         60,
@@ -245,14 +196,9 @@ async fn logins_per_ip_are_limited() {
         60,
         "5th login from the IP",
     );
-    assert_eq!(metric(&s, HASHES).await, hashes, "a limited login hashed");
+    assert_eq!(s.metric(HASHES).await, hashes, "a limited login hashed");
     // Other endpoints have their own counters.
-    let r = s
-        .post(
-            "/auth/account/forgot/request",
-            json!({"email": "ip-limited@example.com"}),
-        )
-        .await;
+    let r = s.forgot_request("ip-limited@example.com").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -268,8 +214,8 @@ async fn registrations_per_ip_are_limited_and_the_refused_one_stores_nothing() {
             .await;
         assert_eq!(r.status, 204, "{email}: {}", r.text);
     }
-    let hashes = metric(&s, HASHES).await;
-    let keys_before = keys(&s, "*");
+    let hashes = s.metric(HASHES).await;
+    let keys_before = s.redis.keys("*");
     let r = s
         .post(
             "/auth/register",
@@ -286,15 +232,15 @@ async fn registrations_per_ip_are_limited_and_the_refused_one_stores_nothing() {
         .await;
     assert_limited(&r, 60, "4th registration (taken email)");
     assert_eq!(
-        metric(&s, HASHES).await,
+        s.metric(HASHES).await,
         hashes,
         "a refused registration hashed"
     );
     assert_eq!(s.redis.events().len(), 2, "{:?}", s.redis.events());
     assert!(s.redis.events_of("account.exists").is_empty());
-    assert_eq!(keys(&s, "edgeauth:email:*").len(), 2);
+    assert_eq!(s.redis.keys("edgeauth:email:*").len(), 2);
     // Only the rate counter changed (its value): no key appeared.
-    assert_eq!(keys(&s, "*"), keys_before, "keys changed");
+    assert_eq!(s.redis.keys("*"), keys_before, "keys changed");
     let r = s
         .post(
             "/auth/login",
@@ -322,7 +268,7 @@ async fn activation_requests_per_ip_are_limited() {
         assert_eq!(r.status, 204, "request #{i}: {}", r.text);
     }
     assert_eq!(s.redis.events_of("account.activation_requested").len(), 2);
-    let tickets_before = keys(&s, "*ticket*");
+    let tickets_before = s.redis.keys("*ticket*");
     let r = s
         .post("/auth/account/activate/request", json!({ "email": email }))
         .await;
@@ -335,7 +281,11 @@ async fn activation_requests_per_ip_are_limited() {
         .await;
     assert_limited(&r, 60, "4th activation request (other email)");
     assert_eq!(s.redis.events_of("account.activation_requested").len(), 2);
-    assert_eq!(keys(&s, "*ticket*"), tickets_before, "a ticket was stored");
+    assert_eq!(
+        s.redis.keys("*ticket*"),
+        tickets_before,
+        "a ticket was stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,26 +294,21 @@ async fn reset_requests_per_ip_are_limited() {
     let email = "forgetful@example.com";
     s.create_account(email).await;
     for i in 1..=2 {
-        let r = s
-            .post("/auth/account/forgot/request", json!({ "email": email }))
-            .await;
+        let r = s.forgot_request(email).await;
         assert_eq!(r.status, 204, "request #{i}: {}", r.text);
     }
     assert_eq!(s.redis.events_of("password.reset_requested").len(), 2);
-    let tickets_before = keys(&s, "*ticket*");
-    let r = s
-        .post("/auth/account/forgot/request", json!({ "email": email }))
-        .await;
+    let tickets_before = s.redis.keys("*ticket*");
+    let r = s.forgot_request(email).await;
     assert_limited(&r, 60, "3rd reset request");
-    let r = s
-        .post(
-            "/auth/account/forgot/request",
-            json!({ "email": "unknown@example.com" }),
-        )
-        .await;
+    let r = s.forgot_request("unknown@example.com").await;
     assert_limited(&r, 60, "4th reset request (unknown email)");
     assert_eq!(s.redis.events_of("password.reset_requested").len(), 2);
-    assert_eq!(keys(&s, "*ticket*"), tickets_before, "a ticket was stored");
+    assert_eq!(
+        s.redis.keys("*ticket*"),
+        tickets_before,
+        "a ticket was stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,8 +345,8 @@ async fn counters_are_shared_by_replicas_on_one_redis() {
         assert_limited(&r, 60, &format!("3rd registration on replica {name}"));
     }
     // Each replica counts only what it refused itself.
-    assert_eq!(metric(&a, RATE_LIMITED).await, 2.0);
-    assert_eq!(metric(&b, RATE_LIMITED).await, 2.0);
+    assert_eq!(a.metric(RATE_LIMITED).await, 2.0);
+    assert_eq!(b.metric(RATE_LIMITED).await, 2.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,12 +400,10 @@ async fn rate_keys_expire_within_their_window_and_hide_their_subject() {
         .post("/auth/account/activate/request", json!({ "email": email }))
         .await;
     assert_eq!(r.status, 204);
-    let r = s
-        .post("/auth/account/forgot/request", json!({ "email": email }))
-        .await;
+    let r = s.forgot_request(email).await;
     assert_eq!(r.status, 204);
 
-    let all = keys(&s, "*");
+    let all = s.redis.keys("*");
     let rate_keys: Vec<&String> = all.iter().filter(|k| k.contains(":rate:")).collect();
     assert_eq!(rate_keys.len(), 7, "one counter per kind: {rate_keys:?}");
     let mut conn = s.redis.conn();
@@ -542,7 +485,7 @@ async fn limits_lift_when_the_window_ends() {
     assert_eq!(r.status, 204, "after the window: {}", r.text);
     // The 1 s counters that exist now belong to new windows.
     let mut conn = s.redis.conn();
-    let short = keys(&s, "*:rate:*");
+    let short = s.redis.keys("*:rate:*");
     let short = short
         .iter()
         .filter(|k| k.contains(":login_email:") || k.contains(":register_ip:"));
@@ -562,7 +505,7 @@ async fn limited_requests_are_counted_on_metrics() {
         ("EDGEAUTH_RATE_FORGOT_REQUEST_PER_IP", "1/1m"),
     ])
     .await;
-    assert_eq!(metric(&s, RATE_LIMITED).await, 0.0);
+    assert_eq!(s.metric(RATE_LIMITED).await, 0.0);
     // Per email (2 refusals), then per IP (1).
     assert_eq!(login(&s, "m@example.com", WRONG).await.status, 401);
     assert_eq!(login(&s, "m@example.com", WRONG).await.status, 429);
@@ -585,9 +528,10 @@ async fn limited_requests_are_counted_on_metrics() {
         assert_eq!(s.post(path, body.clone()).await.status, 204, "{path}");
         assert_eq!(s.post(path, body).await.status, 429, "{path}");
     }
-    assert_eq!(metric(&s, RATE_LIMITED).await, 6.0);
+    assert_eq!(s.metric(RATE_LIMITED).await, 6.0);
     assert_eq!(
-        metric(&s, r#"edgeauth_auth_outcomes_total{kind="login_failure"}"#).await,
+        s.metric(r#"edgeauth_auth_outcomes_total{kind="login_failure"}"#)
+            .await,
         1.0
     );
 }
@@ -663,43 +607,19 @@ async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
 
 // --------------------------------------------------------------------- timing
 
-/// Calls per command name since the last `CONFIG RESETSTAT`, leaving out
-/// the test's own `CONFIG` and `INFO`.
-fn command_calls(conn: &mut redis::Connection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(conn)
-        .expect("INFO");
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .filter(|(name, _)| !name.starts_with("config") && !name.starts_with("info"))
-        .collect()
-}
-
 /// (hashes computed, Redis calls per command) of one failed login.
 async fn work_of_login(
     s: &TestServer,
     conn: &mut redis::Connection,
     email: &str,
 ) -> (f64, BTreeMap<String, u64>) {
-    let hashes = metric(s, HASHES).await;
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(conn)
-        .expect("RESETSTAT");
+    let hashes = s.metric(HASHES).await;
+    reset_stats(conn);
     let r = login(s, email, WRONG).await;
     let calls = command_calls(conn);
     assert_eq!(r.status, 401, "{email}: {}", r.text);
     assert_eq!(r.error(), "invalid_credentials");
-    (metric(s, HASHES).await - hashes, calls)
+    (s.metric(HASHES).await - hashes, calls)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -794,7 +714,7 @@ async fn a_burst_of_logins_past_the_hash_queue_gets_503() {
     }
     assert!(statuses.get(&503).is_some_and(|n| *n > 0), "{statuses:?}");
     assert!(statuses.get(&401).is_some_and(|n| *n >= 3), "{statuses:?}");
-    let text = metrics_text(&s).await;
+    let text = s.metrics_text().await;
     assert_eq!(sample(&text, QUEUE_DEPTH), Some(0.0), "queue not drained");
     let (sum, count) = (
         sample(&text, HASH_SECONDS).expect("sum"),
@@ -841,7 +761,7 @@ async fn a_full_hash_queue_starves_no_probe() {
     // Wait until the queue is seen full.
     let mut full = false;
     for _ in 0..250 {
-        if sample(&metrics_text(&s).await, QUEUE_DEPTH) == Some(2.0) {
+        if sample(&s.metrics_text().await, QUEUE_DEPTH) == Some(2.0) {
             full = true;
             break;
         }
@@ -865,7 +785,7 @@ async fn a_full_hash_queue_starves_no_probe() {
         assert_eq!(r.status, 200, "/auth/token/refresh: {}", r.text);
         refresh = r.refresh_cookie().expect("rotated refresh token");
     }
-    let still_full = sample(&metrics_text(&s).await, QUEUE_DEPTH);
+    let still_full = sample(&s.metrics_text().await, QUEUE_DEPTH);
 
     stop.store(true, Ordering::Relaxed);
     let statuses: Vec<u16> = tokio::time::timeout(Duration::from_secs(15), flood.join_all())
@@ -881,7 +801,7 @@ async fn a_full_hash_queue_starves_no_probe() {
     assert!(statuses.contains(&503), "no 503 in the flood");
     assert!(statuses.contains(&401), "no login got hashed in the flood");
     assert_eq!(
-        metric(&s, QUEUE_DEPTH).await,
+        s.metric(QUEUE_DEPTH).await,
         0.0,
         "queue depth after the flood"
     );

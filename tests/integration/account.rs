@@ -7,22 +7,12 @@ use std::collections::HashMap;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, TestServer};
+use crate::support::{PASSWORD, TestServer, now_ms};
 
 const UNKNOWN_TICKET: &str = "8d1c1c1e-6f0a-4f57-9b59-3d1f0c6c1a11";
 
-fn now_ms() -> u64 {
-    edgeauth::clock::now_ms()
-}
-
-/// Every Redis key whose name matches `pattern`.
-fn keys(s: &TestServer, pattern: &str) -> Vec<String> {
-    let mut conn = s.redis.conn();
-    redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap()
-}
-
 fn account_keys(s: &TestServer) -> Vec<String> {
-    keys(s, "edgeauth:{*}:account")
+    s.redis.keys("edgeauth:{*}:account")
 }
 
 async fn register(s: &TestServer, email: &str, password: &str) -> crate::support::Reply {
@@ -86,7 +76,7 @@ async fn register_emits_account_registered_with_a_ticket() {
     // Neither the email nor the password appears in a key name or in clear.
     let dump = s.redis.dump();
     assert!(!dump.contains(PASSWORD));
-    for key in keys(&s, "*") {
+    for key in s.redis.keys("*") {
         assert!(!key.contains("new@example.com"), "{key}");
     }
 }
@@ -213,7 +203,7 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     }
     assert_eq!(statuses, vec![204; 20]);
     assert_eq!(account_keys(&s).len(), 1, "{:?}", account_keys(&s));
-    assert_eq!(keys(&s, "edgeauth:email:*").len(), 1);
+    assert_eq!(s.redis.keys("edgeauth:email:*").len(), 1);
     let registered = one_event(&s, "account.registered");
     let exists = s.redis.events_of("account.exists");
     assert_eq!(exists.len(), 19);
@@ -306,11 +296,7 @@ async fn tickets_of_the_wrong_purpose_are_refused() {
     let s = TestServer::start().await;
     register(&s, "purpose@example.com", PASSWORD).await;
     let activation = s.redis.ticket("account.registered", "purpose@example.com");
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "purpose@example.com"}),
-    )
-    .await;
+    s.forgot_request("purpose@example.com").await;
     let reset = s
         .redis
         .ticket("password.reset_requested", "purpose@example.com");
@@ -319,24 +305,14 @@ async fn tickets_of_the_wrong_purpose_are_refused() {
         .post("/auth/account/activate", json!({ "ticket": reset }))
         .await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": activation, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&activation, "brand new password").await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
     // Both are still good for their own purpose.
     let r = s
         .post("/auth/account/activate", json!({ "ticket": activation }))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": reset, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&reset, "brand new password").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -349,11 +325,7 @@ async fn expired_tickets_are_refused() {
     .await;
     register(&s, "late@example.com", PASSWORD).await;
     let activation = s.redis.ticket("account.registered", "late@example.com");
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "late@example.com"}),
-    )
-    .await;
+    s.forgot_request("late@example.com").await;
     let reset = s
         .redis
         .ticket("password.reset_requested", "late@example.com");
@@ -362,12 +334,7 @@ async fn expired_tickets_are_refused() {
         .post("/auth/account/activate", json!({ "ticket": activation }))
         .await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": reset, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&reset, "brand new password").await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
     assert_eq!(login_status(&s, "late@example.com", PASSWORD).await.0, 403);
 }
@@ -424,19 +391,12 @@ async fn forgot_request_sends_a_ticket_only_when_the_account_exists() {
     let s = TestServer::start().await;
     register(&s, "pending@example.com", PASSWORD).await;
     s.create_account("active@example.com").await;
-    let r = s
-        .post(
-            "/auth/account/forgot/request",
-            json!({"email": "unknown@example.com"}),
-        )
-        .await;
+    let r = s.forgot_request("unknown@example.com").await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert!(s.redis.events_of("password.reset_requested").is_empty());
 
     for email in ["active@example.com", "PENDING@example.com"] {
-        let r = s
-            .post("/auth/account/forgot/request", json!({ "email": email }))
-            .await;
+        let r = s.forgot_request(email).await;
         assert_eq!(r.status, 204, "{email}: {}", r.text);
         assert!(r.text.is_empty());
     }
@@ -454,51 +414,27 @@ async fn forgot_request_sends_a_ticket_only_when_the_account_exists() {
 async fn reset_checks_the_password_before_spending_the_ticket() {
     let s = TestServer::start().await;
     s.create_account("reset@example.com").await;
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "reset@example.com"}),
-    )
-    .await;
+    s.forgot_request("reset@example.com").await;
     let ticket = s
         .redis
         .ticket("password.reset_requested", "reset@example.com");
 
     for short in ["", "abcde", "a".repeat(129).as_str()] {
-        let r = s
-            .post(
-                "/auth/account/forgot",
-                json!({"ticket": ticket, "new_password": short}),
-            )
-            .await;
+        let r = s.reset_password(&ticket, short).await;
         assert_eq!(r.status, 400, "{}", r.text);
         assert_eq!(r.error(), "invalid_password");
     }
     // A malformed ticket is 400 before anything else.
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": "nope", "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password("nope", "brand new password").await;
     assert_eq!((r.status, r.error()), (400, "invalid_request".into()));
     // An unknown one is 401.
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": UNKNOWN_TICKET, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(UNKNOWN_TICKET, "brand new password").await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
     // The password did not change.
     assert_eq!(login_status(&s, "reset@example.com", PASSWORD).await.0, 200);
 
     // The ticket survived the refusals.
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": ticket, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&ticket, "brand new password").await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(
         login_status(&s, "reset@example.com", PASSWORD).await,
@@ -514,12 +450,7 @@ async fn reset_checks_the_password_before_spending_the_ticket() {
     assert_eq!(changed["email"], "reset@example.com");
 
     // Used: refused, and the password stays.
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": ticket, "new_password": "third password"}),
-        )
-        .await;
+    let r = s.reset_password(&ticket, "third password").await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
     assert_eq!(
         login_status(&s, "reset@example.com", "third password").await,
@@ -532,20 +463,11 @@ async fn reset_activates_an_inactive_account() {
     let s = TestServer::start().await;
     register(&s, "never@example.com", PASSWORD).await;
     assert_eq!(login_status(&s, "never@example.com", PASSWORD).await.0, 403);
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "never@example.com"}),
-    )
-    .await;
+    s.forgot_request("never@example.com").await;
     let ticket = s
         .redis
         .ticket("password.reset_requested", "never@example.com");
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": ticket, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&ticket, "brand new password").await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(
         login_status(&s, "never@example.com", "brand new password")
@@ -563,20 +485,11 @@ async fn reset_kills_every_refresh_token_and_its_jwts() {
     assert_eq!(s.verify(&jwt_a).await.status, 200);
     assert_eq!(s.verify(&jwt_b).await.status, 200);
 
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "kill@example.com"}),
-    )
-    .await;
+    s.forgot_request("kill@example.com").await;
     let ticket = s
         .redis
         .ticket("password.reset_requested", "kill@example.com");
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": ticket, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&ticket, "brand new password").await;
     assert_eq!(r.status, 204, "{}", r.text);
 
     for (jwt, refresh) in [(&jwt_a, &refresh_a), (&jwt_b, &refresh_b)] {
@@ -589,7 +502,7 @@ async fn reset_kills_every_refresh_token_and_its_jwts() {
         let r = s.post_bearer("/auth/account/remove", jwt, json!({})).await;
         assert_eq!((r.status, r.error()), (401, "invalid_token".into()));
     }
-    assert!(keys(&s, "edgeauth:{*}:session:*").is_empty());
+    assert!(s.redis.keys("edgeauth:{*}:session:*").is_empty());
     // A new login works as usual.
     let r = s
         .post(
@@ -655,10 +568,14 @@ async fn remove_deletes_the_account_and_frees_the_email() {
     assert_eq!(removed["email"], "gone@example.com");
 
     // Nothing of the account is left in Redis.
-    for key in keys(&s, "*") {
+    for key in s.redis.keys("*") {
         assert!(!key.contains(&user_id), "left behind: {key}");
     }
-    assert_eq!(keys(&s, "edgeauth:email:*").len(), 1, "only the bystander");
+    assert_eq!(
+        s.redis.keys("edgeauth:email:*").len(),
+        1,
+        "only the bystander"
+    );
 
     assert_eq!(
         login_status(&s, "gone@example.com", PASSWORD).await,
@@ -782,11 +699,7 @@ async fn a_ticket_is_spent_once_under_concurrency() {
     );
     assert_eq!(s.redis.events_of("account.activated").len(), 1);
 
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "once@example.com"}),
-    )
-    .await;
+    s.forgot_request("once@example.com").await;
     let reset = s
         .redis
         .ticket("password.reset_requested", "once@example.com");
@@ -822,22 +735,13 @@ async fn a_ticket_is_spent_once_under_concurrency() {
 async fn tickets_of_a_removed_account_are_dead() {
     let s = TestServer::start().await;
     let (jwt, _) = s.signed_in("ghost@example.com").await;
-    s.post(
-        "/auth/account/forgot/request",
-        json!({"email": "ghost@example.com"}),
-    )
-    .await;
+    s.forgot_request("ghost@example.com").await;
     let reset = s
         .redis
         .ticket("password.reset_requested", "ghost@example.com");
     let r = s.post_bearer("/auth/account/remove", &jwt, json!({})).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": reset, "new_password": "brand new password"}),
-        )
-        .await;
+    let r = s.reset_password(&reset, "brand new password").await;
     assert_eq!((r.status, r.error()), (401, "invalid_ticket".into()));
     // The reset did not bring back a half account.
     assert!(account_keys(&s).is_empty(), "{:?}", account_keys(&s));

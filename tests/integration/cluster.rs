@@ -11,16 +11,10 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::support::cluster::Cluster;
+use crate::support::jwt::sub;
 use crate::support::{PASSWORD, Redis, TestServer, cluster_mode};
 
 /// The account id of a JWT (no verification: the server did that).
-fn sub(jwt: &str) -> String {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
-    claims["sub"].as_str().expect("sub").to_owned()
-}
-
 /// (family id, generation) written in a refresh token (layout: `auth/refresh.rs`).
 fn family_and_generation(token: &str) -> (uuid::Uuid, u64) {
     let bytes = URL_SAFE_NO_PAD

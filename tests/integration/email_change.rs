@@ -7,7 +7,7 @@
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::{PASSWORD, Reply, TestServer, now_ms};
 
 const UNKNOWN_TICKET: &str = "8d1c1c1e-6f0a-4f57-9b59-3d1f0c6c1a11";
 
@@ -47,10 +47,6 @@ fn user_of(s: &TestServer, email: &str) -> String {
         .find(|e| e["email"] == email)
         .map(|e| e["user_id"].clone())
         .unwrap_or_else(|| panic!("no account.registered for {email}"))
-}
-
-fn now_ms() -> u64 {
-    edgeauth::clock::now_ms()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::support::jwt::sub as subject;
 use crate::support::{Reply, TempDir, TestServer};
 
 /// An `nginx` child with its own prefix directory.
@@ -158,13 +157,6 @@ impl Drop for Nginx {
 }
 
 /// The `sub` claim of a JWT (the account id), read without verifying.
-fn subject(jwt: &str) -> String {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
-    claims["sub"].as_str().expect("sub").to_owned()
-}
-
 async fn get(server: &TestServer, url: &str, token: Option<&str>) -> Reply {
     let mut request = server.http.get(url);
     if let Some(token) = token {

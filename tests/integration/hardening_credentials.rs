@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use edgeauth::auth::jwt::{Claims, JwtKeys};
 use edgeauth::ops::login::LOGIN_TICKETS_PER_ACCOUNT;
 use edgeauth::store::TicketKind;
@@ -16,28 +14,18 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::jwt::{claims, sub};
+use crate::support::totp::Authenticator;
+use crate::support::{PASSWORD, Reply, TestServer, assert_error};
 
 const NEW_PASSWORD: &str = "a brand new secret";
 
-/// The claims of a JWT (no verification: the server did that).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
-        .expect("JSON payload")
-}
-
 fn account_of(jwt: &str) -> Uuid {
-    Uuid::parse_str(claims(jwt)["sub"].as_str().expect("sub")).expect("sub is a UUID")
+    Uuid::parse_str(&sub(jwt)).expect("sub is a UUID")
 }
 
 fn now_secs() -> u64 {
     edgeauth::clock::now_ms() / 1000
-}
-
-fn assert_error(r: &Reply, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    assert_eq!(r.error(), code, "{}", r.text);
 }
 
 async fn login(s: &TestServer, email: &str, password: &str) -> Reply {
@@ -70,80 +58,6 @@ async fn assert_dead(s: &TestServer, what: &str, jwt: &str, refresh: &str) {
         "{what}: refresh token still works: {}",
         r.text
     );
-}
-
-// ------------------------------------------------------------------ an authenticator app
-
-/// RFC 4648 base32 without padding (the `otp_secret` of generate).
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// Hands out codes of steps never used before (the server accepts each step
-/// once per account), from the current one on; one step ahead is within the
-/// server's allowed skew, beyond that it waits for the clock.
-struct Authenticator {
-    secret: Vec<u8>,
-    last_step: u64,
-}
-
-impl Authenticator {
-    fn new(otp_secret: &str) -> Authenticator {
-        Authenticator {
-            secret: base32_decode(otp_secret),
-            last_step: 0,
-        }
-    }
-
-    async fn code(&mut self) -> String {
-        loop {
-            let now = now_secs() / 30;
-            let step = (self.last_step + 1).max(now);
-            if step <= now + 1 {
-                self.last_step = step;
-                return edgeauth::auth::totp::code_at(&self.secret, step * 30).expect("code");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-/// Generates and enables MFA for the holder of `jwt` (a fresh sign-in).
-async fn enable_mfa(s: &TestServer, jwt: &str) -> Authenticator {
-    let r = post_bare(s, "/auth/mfa/generate", jwt).await;
-    assert_eq!(r.status, 200, "generate: {}", r.text);
-    let mut auth = Authenticator::new(r.json()["otp_secret"].as_str().expect("otp_secret"));
-    let code = auth.code().await;
-    let r = s
-        .post_bearer("/auth/mfa/enable", jwt, json!({ "code": code }))
-        .await;
-    assert_eq!(r.status, 204, "enable: {}", r.text);
-    auth
-}
-
-/// The MFA ticket of a password login with MFA on.
-async fn mfa_ticket(s: &TestServer, email: &str, password: &str) -> String {
-    let r = login(s, email, password).await;
-    assert_eq!(r.status, 200, "login: {}", r.text);
-    assert_eq!(r.json()["mfa"], true, "{}", r.text);
-    r.json()["ticket"].as_str().expect("ticket").to_owned()
-}
-
-async fn totp(s: &TestServer, ticket: &str, code: &str) -> Reply {
-    s.post("/auth/mfa/totp", json!({ "ticket": ticket, "code": code }))
-        .await
 }
 
 fn families(s: &TestServer, account: Uuid) -> u64 {
@@ -284,7 +198,7 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
                 TicketKind::MfaLogin {
                     credential_version: 1,
                     cap: 5,
-                    now_ms
+                    now_ms,
                 },
                 300_000,
             )
@@ -300,9 +214,8 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
 async fn an_mfa_ticket_from_before_a_password_change_is_refused() {
     let s = TestServer::start().await;
     let email = "mfa-change@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = enable_mfa(&s, &jwt).await;
-    let old_ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let (jwt, mut auth) = s.signed_in_with_mfa(email).await;
+    let old_ticket = s.mfa_login_ticket(email, PASSWORD).await;
     assert_eq!(
         change_password(&s, &jwt, PASSWORD, NEW_PASSWORD)
             .await
@@ -310,12 +223,12 @@ async fn an_mfa_ticket_from_before_a_password_change_is_refused() {
         204
     );
     let before = families(&s, account_of(&jwt));
-    let code = auth.code().await;
-    assert_error(&totp(&s, &old_ticket, &code).await, 401, "invalid_ticket");
+    let code = auth.fresh_lasting().await;
+    assert_error(&s.mfa_totp(&old_ticket, &code).await, 401, "invalid_ticket");
     assert_eq!(families(&s, account_of(&jwt)), before, "no session started");
     // The same code with a ticket of the new password signs in.
-    let ticket = mfa_ticket(&s, email, NEW_PASSWORD).await;
-    assert_eq!(totp(&s, &ticket, &code).await.status, 200);
+    let ticket = s.mfa_login_ticket(email, NEW_PASSWORD).await;
+    assert_eq!(s.mfa_totp(&ticket, &code).await.status, 200);
 }
 
 /// The second login step starts its session under the credential version the
@@ -328,8 +241,8 @@ async fn a_credential_change_between_password_and_code_kills_the_login() {
     let email = "mfa-between@example.com";
     let (jwt, _) = s.signed_in(email).await;
     let account = account_of(&jwt);
-    let mut auth = enable_mfa(&s, &jwt).await;
-    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let mut auth = s.enable_mfa(&jwt).await;
+    let ticket = s.mfa_login_ticket(email, PASSWORD).await;
     let _: i64 = redis::cmd("HINCRBY")
         .arg(format!("edgeauth:{{{account}}}:account"))
         .arg("cv")
@@ -337,8 +250,8 @@ async fn a_credential_change_between_password_and_code_kills_the_login() {
         .query(&mut s.redis.conn())
         .expect("HINCRBY");
     let before = families(&s, account);
-    let code = auth.code().await;
-    assert_error(&totp(&s, &ticket, &code).await, 401, "invalid_ticket");
+    let code = auth.fresh_lasting().await;
+    assert_error(&s.mfa_totp(&ticket, &code).await, 401, "invalid_ticket");
     assert_eq!(families(&s, account), before, "no session started");
 }
 
@@ -349,18 +262,18 @@ async fn a_credential_change_between_password_and_recovery_code_kills_the_login(
     let email = "recover-between@example.com";
     let (jwt, _) = s.signed_in(email).await;
     let account = account_of(&jwt);
-    let mut auth = enable_mfa(&s, &jwt).await;
+    let mut auth = s.enable_mfa(&jwt).await;
     let r = s
         .post_bearer(
             "/auth/mfa/recovery-codes",
             &jwt,
-            json!({ "code": auth.code().await }),
+            json!({ "code": auth.fresh_lasting().await }),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let codes: Vec<String> =
         serde_json::from_value(r.json()["recovery_codes"].clone()).expect("recovery codes");
-    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let ticket = s.mfa_login_ticket(email, PASSWORD).await;
     let _: i64 = redis::cmd("HINCRBY")
         .arg(format!("edgeauth:{{{account}}}:account"))
         .arg("cv")
@@ -377,7 +290,7 @@ async fn a_credential_change_between_password_and_recovery_code_kills_the_login(
     assert_error(&r, 401, "invalid_ticket");
     assert_eq!(families(&s, account), before, "no session started");
     // A ticket issued under the current version signs in with another code.
-    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let ticket = s.mfa_login_ticket(email, PASSWORD).await;
     let r = s
         .post(
             "/auth/mfa/recover",
@@ -402,20 +315,20 @@ async fn only_the_newest_mfa_login_tickets_stay_live() {
     let email = "many-tickets@example.com";
     let (jwt, _) = s.signed_in(email).await;
     let account = account_of(&jwt);
-    let mut auth = enable_mfa(&s, &jwt).await;
+    let mut auth = s.enable_mfa(&jwt).await;
     let cap = LOGIN_TICKETS_PER_ACCOUNT as usize;
     let mut tickets = Vec::new();
     for _ in 0..20 {
-        tickets.push(mfa_ticket(&s, email, PASSWORD).await);
+        tickets.push(s.mfa_login_ticket(email, PASSWORD).await);
         let live: u64 = redis::cmd("ZCARD")
             .arg(mfa_tickets_key(account))
             .query(&mut s.redis.conn())
             .expect("ZCARD");
         assert!(live as usize <= cap, "{live} tickets indexed");
     }
-    let code = auth.code().await;
+    let code = auth.fresh_lasting().await;
     for (i, ticket) in tickets[..20 - cap].iter().enumerate() {
-        let r = totp(&s, ticket, &code).await;
+        let r = s.mfa_totp(ticket, &code).await;
         assert_error(&r, 401, "invalid_ticket");
         assert!(r.text.contains("invalid_ticket"), "ticket {i}");
     }
@@ -423,11 +336,11 @@ async fn only_the_newest_mfa_login_tickets_stay_live() {
     // refused as unknown), and the newest signs in.
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert_error(
-        &totp(&s, &tickets[20 - cap], wrong).await,
+        &s.mfa_totp(&tickets[20 - cap], wrong).await,
         401,
         "invalid_code",
     );
-    assert_eq!(totp(&s, &tickets[19], &code).await.status, 200);
+    assert_eq!(s.mfa_totp(&tickets[19], &code).await.status, 200);
 }
 
 /// An index left as a plain set by an older version is replaced, not
@@ -438,23 +351,23 @@ async fn an_old_set_typed_ticket_index_is_replaced() {
     let email = "legacy-index@example.com";
     let (jwt, _) = s.signed_in(email).await;
     let account = account_of(&jwt);
-    let mut auth = enable_mfa(&s, &jwt).await;
+    let mut auth = s.enable_mfa(&jwt).await;
     let _: i64 = redis::cmd("SADD")
         .arg(mfa_tickets_key(account))
         .arg(Uuid::new_v4().to_string())
         .query(&mut s.redis.conn())
         .expect("SADD");
-    let ticket = mfa_ticket(&s, email, PASSWORD).await;
+    let ticket = s.mfa_login_ticket(email, PASSWORD).await;
     let kind: String = redis::cmd("TYPE")
         .arg(mfa_tickets_key(account))
         .query(&mut s.redis.conn())
         .expect("TYPE");
     assert_eq!(kind, "zset");
-    let code = auth.code().await;
-    let r = totp(&s, &ticket, &code).await;
+    let code = auth.fresh_lasting().await;
+    let r = s.mfa_totp(&ticket, &code).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let left = mfa_ticket(&s, email, PASSWORD).await;
+    let left = s.mfa_login_ticket(email, PASSWORD).await;
     let r = s
         .post_bearer("/auth/account/remove", &r.jwt(), json!({}))
         .await;
@@ -507,8 +420,8 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
     let (a, _) = s.signed_in("reauth-a@example.com").await;
     let (b, _) = s.signed_in("reauth-b@example.com").await;
     let (c, _) = s.signed_in("reauth-c@example.com").await;
-    let mut auth_a = enable_mfa(&s, &a).await;
-    let mut auth_c = enable_mfa(&s, &c).await;
+    let mut auth_a = s.enable_mfa(&a).await;
+    let mut auth_c = s.enable_mfa(&c).await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
 
     for jwt in [&a, &b, &c] {
@@ -560,7 +473,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
         .await;
     assert_eq!(r.status, 200, "generate: {}", r.text);
     let mut auth_b = Authenticator::new(r.json()["otp_secret"].as_str().expect("otp_secret"));
-    let code = auth_b.code().await;
+    let code = auth_b.fresh_lasting().await;
     let r = s
         .post_bearer(
             "/auth/mfa/enable",
@@ -569,7 +482,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
         )
         .await;
     assert_eq!(r.status, 204, "enable: {}", r.text);
-    let code = auth_c.code().await;
+    let code = auth_c.fresh_lasting().await;
     let r = s
         .post_bearer(
             "/auth/mfa/disable",
@@ -584,7 +497,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
     assert_eq!(r.status, 204, "remove: {}", r.text);
     assert_eq!(s.verify(&b).await.status, 401);
     // a's budget is spent: its right password is rate limited too.
-    let code = auth_a.code().await;
+    let code = auth_a.fresh_lasting().await;
     let r = s
         .post_bearer(
             "/auth/mfa/recovery-codes",
@@ -622,10 +535,9 @@ async fn a_right_password_confirms_and_costs_no_budget() {
 async fn right_after_sign_in_no_password_is_needed() {
     let s = TestServer::start().await;
     let email = "fresh@example.com";
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = enable_mfa(&s, &jwt).await;
-    let ticket = mfa_ticket(&s, email, PASSWORD).await;
-    let r = totp(&s, &ticket, &auth.code().await).await;
+    let (_, mut auth) = s.signed_in_with_mfa(email).await;
+    let ticket = s.mfa_login_ticket(email, PASSWORD).await;
+    let r = s.mfa_totp(&ticket, &auth.fresh_lasting().await).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let jwt = r.jwt();
     let r = s

@@ -7,128 +7,20 @@
 //! - TOTP secrets sealed under an old data key are sealed again under the
 //!   current one on use and by `edgeauth rekey`, so the old key can go.
 //!
-//! Codes come from this file's own RFC 6238 implementation.
+//! Codes come from the tests' own RFC 6238 implementation (`support::totp`).
 
-use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use edgeauth::auth::keys::DataKeys;
 use edgeauth::config::RedisTarget;
-use ring::hmac;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::support::jwt::sub;
+use crate::support::totp::Authenticator;
 use crate::support::{PASSWORD, Redis, Reply, TempDir, TestServer};
 
-// ---------------------------------------------------------------- an authenticator app
-
-const STEP_MS: u64 = 30_000;
-
-fn now_ms() -> u64 {
-    edgeauth::clock::now_ms()
-}
-
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// RFC 4226 HOTP, HMAC-SHA1, 6 digits.
-fn hotp(key: &[u8], counter: u64) -> String {
-    let tag = hmac::sign(
-        &hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key),
-        &counter.to_be_bytes(),
-    );
-    let h = tag.as_ref();
-    let offset = usize::from(h[h.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        h[offset] & 0x7f,
-        h[offset + 1],
-        h[offset + 2],
-        h[offset + 3],
-    ]);
-    format!("{:06}", binary % 1_000_000)
-}
-
-/// The server accepts the steps now-1, now and now+1, each once per account
-/// and in increasing order: `fresh` hands them out so (three codes without
-/// waiting, then the next step).
-struct Authenticator {
-    key: Vec<u8>,
-    last: Option<u64>,
-}
-
-impl Authenticator {
-    fn new(otp_secret: &str) -> Authenticator {
-        Authenticator {
-            key: base32_decode(otp_secret),
-            last: None,
-        }
-    }
-
-    async fn fresh(&mut self) -> String {
-        loop {
-            let ms = now_ms();
-            let now = ms / STEP_MS;
-            let left = STEP_MS - ms % STEP_MS;
-            let mut step = self.last.map_or(now - 1, |last| (last + 1).max(now - 1));
-            if step == now - 1 && left < 3_000 {
-                step = now;
-            }
-            if step <= now + 1 {
-                self.last = Some(step);
-                return hotp(&self.key, step);
-            }
-            tokio::time::sleep(Duration::from_millis(left + 50)).await;
-        }
-    }
-
-    /// A fresh code that stays acceptable for at least 30 s (never now-1),
-    /// for a test that holds it across many requests.
-    async fn lasting(&mut self) -> String {
-        let now = now_ms() / STEP_MS;
-        if self.last.is_none_or(|last| last < now - 1) {
-            self.last = Some(now - 1);
-        }
-        self.fresh().await
-    }
-
-    /// A well-formed code that matches no step within two of now.
-    fn wrong(&self) -> String {
-        let now = now_ms() / STEP_MS;
-        let near: HashSet<String> = (now - 2..=now + 2).map(|s| hotp(&self.key, s)).collect();
-        let mut n: u32 = hotp(&self.key, now).parse().expect("digits");
-        loop {
-            n = (n + 1) % 1_000_000;
-            let candidate = format!("{n:06}");
-            if !near.contains(&candidate) {
-                return candidate;
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------- helpers
-
-fn account_of(jwt: &str) -> String {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
-    claims["sub"].as_str().expect("sub").to_owned()
-}
 
 #[track_caller]
 fn assert_error(r: &Reply, status: u16, code: &str, what: &str) {
@@ -143,16 +35,7 @@ fn assert_error(r: &Reply, status: u16, code: &str, what: &str) {
 /// `429 rate_limited` with a `Retry-After` of whole seconds within the window.
 #[track_caller]
 fn assert_limited(r: &Reply, window_secs: u64, what: &str) {
-    assert_error(r, 429, "rate_limited", what);
-    let retry: u64 = r
-        .header("retry-after")
-        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
-    assert!(
-        (1..=window_secs).contains(&retry),
-        "{what}: Retry-After {retry} not in 1..={window_secs}"
-    );
+    crate::support::assert_limited(r, window_secs, what);
     assert!(r.set_cookie().is_none(), "{what}: no cookie on a 429");
 }
 
@@ -165,66 +48,14 @@ fn assert_tokens(r: &Reply, what: &str) -> String {
 
 /// Generates a secret for a signed-in account (MFA stays off until enabled).
 async fn generate(s: &TestServer, jwt: &str) -> Authenticator {
-    let r = s.post_bearer("/auth/mfa/generate", jwt, json!({})).await;
-    assert_eq!(r.status, 200, "generate: {}", r.text);
-    Authenticator::new(r.json()["otp_secret"].as_str().expect("otp_secret"))
+    Authenticator::new(&s.mfa_generate(jwt).await)
 }
 
 /// A signed-in account with MFA on: (jwt, account id, authenticator).
 async fn with_mfa(s: &TestServer, email: &str) -> (String, String, Authenticator) {
-    let (jwt, _) = s.signed_in(email).await;
-    let mut auth = generate(s, &jwt).await;
-    let code = auth.fresh().await;
-    let r = s
-        .post_bearer("/auth/mfa/enable", &jwt, json!({ "code": code }))
-        .await;
-    assert_eq!(r.status, 204, "enable: {}", r.text);
-    let account = account_of(&jwt);
+    let (jwt, auth) = s.signed_in_with_mfa(email).await;
+    let account = sub(&jwt);
     (jwt, account, auth)
-}
-
-/// Logs in with the right password: the MFA ticket.
-async fn ticket(s: &TestServer, email: &str) -> String {
-    let r = s
-        .post("/auth/login", json!({"email": email, "password": PASSWORD}))
-        .await;
-    assert_eq!(r.status, 200, "login: {}", r.text);
-    assert_eq!(r.json()["mfa"], json!(true), "{}", r.text);
-    r.json()["ticket"].as_str().expect("ticket").to_owned()
-}
-
-async fn totp(s: &TestServer, ticket: &str, code: &str) -> Reply {
-    s.post("/auth/mfa/totp", json!({ "ticket": ticket, "code": code }))
-        .await
-}
-
-async fn recover(s: &TestServer, ticket: &str, code: &str) -> Reply {
-    s.post(
-        "/auth/mfa/recover",
-        json!({ "ticket": ticket, "recovery_code": code }),
-    )
-    .await
-}
-
-async fn recovery_codes(s: &TestServer, jwt: &str, code: &str) -> Vec<String> {
-    let r = s
-        .post_bearer("/auth/mfa/recovery-codes", jwt, json!({ "code": code }))
-        .await;
-    assert_eq!(r.status, 200, "recovery-codes: {}", r.text);
-    r.json()["recovery_codes"]
-        .as_array()
-        .expect("recovery_codes")
-        .iter()
-        .map(|c| c.as_str().expect("code").to_owned())
-        .collect()
-}
-
-fn mfa_field(redis: &Redis, account: &str) -> Option<String> {
-    redis::cmd("HGET")
-        .arg(format!("edgeauth:{{{account}}}:account"))
-        .arg("mfa")
-        .query(&mut redis.conn())
-        .expect("HGET")
 }
 
 fn pending_field(redis: &Redis, account: &str) -> Option<String> {
@@ -277,7 +108,7 @@ fn statuses(replies: &[Reply]) -> Vec<u16> {
 async fn guessing_disable_codes_with_a_bearer_token_ends_in_429() {
     let s = TestServer::with(&[("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "5/15m")]).await;
     let (jwt, account, mut auth) = with_mfa(&s, "disable@example.com").await;
-    let right = auth.lasting().await;
+    let right = auth.fresh_lasting().await;
     let mut wrong = Vec::new();
     for i in 0..5 {
         let code = auth.wrong();
@@ -298,18 +129,21 @@ async fn guessing_disable_codes_with_a_bearer_token_ends_in_429() {
         .post_bearer("/auth/mfa/disable", &jwt, json!({ "code": right }))
         .await;
     assert_limited(&r, 900, "right code past the budget");
-    assert!(mfa_field(&s.redis, &account).is_some(), "MFA stayed on");
+    assert!(
+        s.redis.account_field(&account, "mfa").is_some(),
+        "MFA stayed on"
+    );
     assert_eq!(failed_events(&s, &account, &wrong), 5);
     // The login step shares the budget.
-    let t = ticket(&s, "disable@example.com").await;
-    assert_limited(&totp(&s, &t, &right).await, 900, "login step");
+    let t = s.mfa_login_ticket("disable@example.com", PASSWORD).await;
+    assert_limited(&s.mfa_totp(&t, &right).await, 900, "login step");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_recovery_codes_codes_with_a_bearer_token_ends_in_429() {
     let s = TestServer::with(&[("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "4/1h")]).await;
     let (jwt, account, mut auth) = with_mfa(&s, "codes@example.com").await;
-    let right = auth.lasting().await;
+    let right = auth.fresh_lasting().await;
     for i in 0..4 {
         let r = s
             .post_bearer(
@@ -339,22 +173,22 @@ async fn one_wrong_code_per_fresh_login_ticket_ends_in_429() {
     let s = TestServer::with(&[("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "6/15m")]).await;
     let email = "tickets@example.com";
     let (jwt, account, mut auth) = with_mfa(&s, email).await;
-    let recovery = recovery_codes(&s, &jwt, &auth.fresh().await).await;
-    let right = auth.lasting().await;
+    let recovery = s.recovery_codes(&jwt, &auth.fresh().await).await;
+    let right = auth.fresh_lasting().await;
     for i in 0..6 {
-        let t = ticket(&s, email).await;
+        let t = s.mfa_login_ticket(email, PASSWORD).await;
         let r = if i % 2 == 0 {
-            totp(&s, &t, &auth.wrong()).await
+            s.mfa_totp(&t, &auth.wrong()).await
         } else {
-            recover(&s, &t, "2222-3333-4444").await
+            s.mfa_recover(&t, "2222-3333-4444").await
         };
         assert_error(&r, 401, "invalid_code", &format!("ticket {i}"));
     }
     // The password still opens the first step; the second is closed.
-    let t = ticket(&s, email).await;
-    assert_limited(&totp(&s, &t, &auth.wrong()).await, 900, "wrong code");
-    assert_limited(&totp(&s, &t, &right).await, 900, "right code");
-    assert_limited(&recover(&s, &t, &recovery[0]).await, 900, "recovery code");
+    let t = s.mfa_login_ticket(email, PASSWORD).await;
+    assert_limited(&s.mfa_totp(&t, &auth.wrong()).await, 900, "wrong code");
+    assert_limited(&s.mfa_totp(&t, &right).await, 900, "right code");
+    assert_limited(&s.mfa_recover(&t, &recovery[0]).await, 900, "recovery code");
     assert_eq!(failed_events(&s, &account, &[]), 6);
 }
 
@@ -370,7 +204,7 @@ async fn the_budget_is_shared_by_every_endpoint_that_takes_a_code() {
     .await;
     let email = "shared@example.com";
     let (jwt, account, mut auth) = with_mfa(&s, email).await;
-    let right = auth.lasting().await;
+    let right = auth.fresh_lasting().await;
     let wrong = auth.wrong();
     let r = s
         .post_bearer("/auth/mfa/disable", &jwt, json!({ "code": wrong }))
@@ -380,10 +214,10 @@ async fn the_budget_is_shared_by_every_endpoint_that_takes_a_code() {
         .post_bearer("/auth/mfa/recovery-codes", &jwt, json!({ "code": wrong }))
         .await;
     assert_error(&r, 401, "invalid_code", "recovery-codes");
-    let t = ticket(&s, email).await;
-    assert_error(&totp(&s, &t, &wrong).await, 401, "invalid_code", "totp");
+    let t = s.mfa_login_ticket(email, PASSWORD).await;
+    assert_error(&s.mfa_totp(&t, &wrong).await, 401, "invalid_code", "totp");
     assert_error(
-        &recover(&s, &t, "2222-3333-4444").await,
+        &s.mfa_recover(&t, "2222-3333-4444").await,
         401,
         "invalid_code",
         "recover",
@@ -405,9 +239,9 @@ async fn the_budget_is_shared_by_every_endpoint_that_takes_a_code() {
 
     // Enable: a pending secret guessed at.
     let (jwt2, _) = s.signed_in("enable@example.com").await;
-    let account2 = account_of(&jwt2);
+    let account2 = sub(&jwt2);
     let mut auth2 = generate(&s, &jwt2).await;
-    let right2 = auth2.lasting().await;
+    let right2 = auth2.fresh_lasting().await;
     for i in 0..4 {
         let r = s
             .post_bearer("/auth/mfa/enable", &jwt2, json!({ "code": auth2.wrong() }))
@@ -418,7 +252,10 @@ async fn the_budget_is_shared_by_every_endpoint_that_takes_a_code() {
         .post_bearer("/auth/mfa/enable", &jwt2, json!({ "code": right2 }))
         .await;
     assert_limited(&r, 900, "enable with the right code");
-    assert!(mfa_field(&s.redis, &account2).is_none(), "MFA stayed off");
+    assert!(
+        s.redis.account_field(&account2, "mfa").is_none(),
+        "MFA stayed off"
+    );
     assert_eq!(failed_events(&s, &account2, &[]), 4);
     // Budgets are per account: the first account's is untouched by these.
     assert_eq!(failed_events(&s, &account, &[]), 4);
@@ -457,7 +294,7 @@ async fn fifty_concurrent_wrong_codes_get_only_the_budget_through() {
         }
     }
     assert_eq!(failed_events(&s, &account, &[]), BUDGET);
-    assert!(mfa_field(&s.redis, &account).is_some());
+    assert!(s.redis.account_field(&account, "mfa").is_some());
 
     // At the login step: the live tickets an account may hold at once
     // (the newest five), each guessed at five times — its own limit — at once.
@@ -465,7 +302,7 @@ async fn fifty_concurrent_wrong_codes_get_only_the_budget_through() {
     let (_, account2, auth2) = with_mfa(&s, email).await;
     let mut tickets = Vec::new();
     for _ in 0..5 {
-        tickets.push(ticket(&s, email).await);
+        tickets.push(s.mfa_login_ticket(email, PASSWORD).await);
     }
     let requests = tickets
         .iter()
@@ -496,13 +333,16 @@ async fn right_codes_do_not_use_up_the_budget() {
     let s = TestServer::with(&[("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "3/15m")]).await;
     let email = "owner@example.com";
     let (jwt, account, mut auth) = with_mfa(&s, email).await;
-    let recovery = recovery_codes(&s, &jwt, &auth.fresh().await).await;
+    let recovery = s.recovery_codes(&jwt, &auth.fresh().await).await;
     for (i, code) in recovery.iter().take(3 + 5).enumerate() {
-        let t = ticket(&s, email).await;
-        assert_tokens(&recover(&s, &t, code).await, &format!("recovery login {i}"));
+        let t = s.mfa_login_ticket(email, PASSWORD).await;
+        assert_tokens(
+            &s.mfa_recover(&t, code).await,
+            &format!("recovery login {i}"),
+        );
     }
-    let t = ticket(&s, email).await;
-    let jwt = assert_tokens(&totp(&s, &t, &auth.fresh().await).await, "totp login");
+    let t = s.mfa_login_ticket(email, PASSWORD).await;
+    let jwt = assert_tokens(&s.mfa_totp(&t, &auth.fresh().await).await, "totp login");
     assert_eq!(failed_events(&s, &account, &[]), 0);
     for i in 0..3 {
         let r = s
@@ -546,27 +386,36 @@ async fn a_login_step_reseals_a_secret_made_under_an_old_data_key() {
     let email = "reseal@example.com";
     let s = TestServer::with(&[("EDGEAUTH_DATA_KEY_FILE", a.as_str())]).await;
     let (_, account, mut auth) = with_mfa(&s, email).await;
-    let old = mfa_field(&s.redis, &account).expect("sealed secret");
+    let old = s
+        .redis
+        .account_field(&account, "mfa")
+        .expect("sealed secret");
     assert!(opens_with(&[&a], &account, &old));
     assert!(!opens_with(&[&b], &account, &old));
     let redis = s.into_redis().await;
 
     let both = format!("{b},{a}");
     let s = TestServer::with_redis(redis, &[("EDGEAUTH_DATA_KEY_FILE", both.as_str())]).await;
-    let t = ticket(&s, email).await;
+    let t = s.mfa_login_ticket(email, PASSWORD).await;
     assert_tokens(
-        &totp(&s, &t, &auth.fresh().await).await,
+        &s.mfa_totp(&t, &auth.fresh().await).await,
         "login under [B, A]",
     );
-    let new = mfa_field(&s.redis, &account).expect("sealed secret");
+    let new = s
+        .redis
+        .account_field(&account, "mfa")
+        .expect("sealed secret");
     assert_ne!(new, old, "re-sealed on use");
     assert!(opens_with(&[&b], &account, &new), "B alone opens it");
     let redis = s.into_redis().await;
 
     // A is retired: B alone serves the account.
     let s = TestServer::with_redis(redis, &[("EDGEAUTH_DATA_KEY_FILE", b.as_str())]).await;
-    let t = ticket(&s, email).await;
-    assert_tokens(&totp(&s, &t, &auth.fresh().await).await, "login under [B]");
+    let t = s.mfa_login_ticket(email, PASSWORD).await;
+    assert_tokens(
+        &s.mfa_totp(&t, &auth.fresh().await).await,
+        "login under [B]",
+    );
 }
 
 /// `edgeauth rekey` run as a process with the test server's settings and
@@ -625,12 +474,12 @@ async fn rekey_reseals_every_secret_so_the_old_data_key_can_go() {
         let email = format!("on{i}@example.com");
         let (jwt, account, mut auth) = with_mfa(&s, &email).await;
         if i == 0 {
-            recovery_codes(&s, &jwt, &auth.fresh().await).await;
+            s.recovery_codes(&jwt, &auth.fresh().await).await;
         }
         on.push((email, account, auth));
     }
     let (pending_jwt, _) = s.signed_in("pending@example.com").await;
-    let pending_account = account_of(&pending_jwt);
+    let pending_account = sub(&pending_jwt);
     let mut pending_auth = generate(&s, &pending_jwt).await;
     s.signed_in("plain@example.com").await;
     let redis = s.into_redis().await;
@@ -646,7 +495,7 @@ async fn rekey_reseals_every_secret_so_the_old_data_key_can_go() {
     assert!(report.recovery_previous >= 1, "{report}");
     assert_eq!(report.recovery_current, 0, "{report}");
     for (_, account, _) in &on {
-        let sealed = mfa_field(&s.redis, account).expect("sealed");
+        let sealed = s.redis.account_field(account, "mfa").expect("sealed");
         assert!(opens_with(&[&b], account, &sealed), "{account}");
     }
     let pending = pending_field(&s.redis, &pending_account).expect("pending");
@@ -676,8 +525,8 @@ async fn rekey_reseals_every_secret_so_the_old_data_key_can_go() {
     // A is retired: B alone opens every secret.
     let s = TestServer::with_redis(redis, &[("EDGEAUTH_DATA_KEY_FILE", b.as_str())]).await;
     for (email, _, auth) in &mut on {
-        let t = ticket(&s, email).await;
-        assert_tokens(&totp(&s, &t, &auth.fresh().await).await, email);
+        let t = s.mfa_login_ticket(email, PASSWORD).await;
+        assert_tokens(&s.mfa_totp(&t, &auth.fresh().await).await, email);
     }
     // (Each test server signs with a key of its own: sign in again.)
     let (jwt, _) = s.login("pending@example.com").await;

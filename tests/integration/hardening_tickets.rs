@@ -10,93 +10,26 @@
 
 use std::collections::BTreeMap;
 
-use ring::hmac;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use crate::support::keys::{command_calls, reset_stats};
+use crate::support::totp::{code, secret_key, step_now};
 use crate::support::{PASSWORD, Redis, Reply, TestServer, contains_bytes};
 
 const NEW_PASSWORD: &str = "another horse battery";
 
 // ------------------------------------------------------------------ helpers
 
-/// RFC 4648 base32 (no padding) → bytes.
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// RFC 6238 TOTP (HMAC-SHA1, 6 digits) for time step `step`.
-fn totp(key: &[u8], step: u64) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
-    let tag = hmac::sign(&key, &step.to_be_bytes());
-    let h = tag.as_ref();
-    let offset = usize::from(h[h.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        h[offset] & 0x7f,
-        h[offset + 1],
-        h[offset + 2],
-        h[offset + 3],
-    ]);
-    format!("{:06}", binary % 1_000_000)
-}
-
-fn step_now() -> u64 {
-    edgeauth::clock::now_ms() / 1000 / 30
-}
-
 /// Signs `email` in and turns MFA on (enabled with the code of the current
 /// step); returns the TOTP key. Later codes use later steps (the replay guard
 /// refuses a step that is not newer).
 async fn with_mfa(s: &TestServer, email: &str) -> Vec<u8> {
     let (jwt, _) = s.signed_in(email).await;
-    let r = s.post_bearer("/auth/mfa/generate", &jwt, json!({})).await;
-    assert_eq!(r.status, 200, "generate: {}", r.text);
-    let key = base32_decode(r.json()["otp_secret"].as_str().expect("otp_secret"));
-    let r = s
-        .post_bearer(
-            "/auth/mfa/enable",
-            &jwt,
-            json!({ "code": totp(&key, step_now()) }),
-        )
-        .await;
-    assert_eq!(r.status, 204, "enable: {}", r.text);
+    let key = secret_key(&s.mfa_generate(&jwt).await);
+    s.enable_mfa_with(&jwt, &code(&key, step_now())).await;
     key
-}
-
-/// The ticket of a password login of an account with MFA on.
-async fn mfa_login_ticket(s: &TestServer, email: &str, password: &str) -> String {
-    let r = s
-        .post("/auth/login", json!({"email": email, "password": password}))
-        .await;
-    assert_eq!(r.status, 200, "login: {}", r.text);
-    assert_eq!(r.json()["mfa"], json!(true), "{}", r.text);
-    r.json()["ticket"].as_str().expect("ticket").to_owned()
-}
-
-async fn forgot(s: &TestServer, email: &str) -> Reply {
-    s.post("/auth/account/forgot/request", json!({ "email": email }))
-        .await
-}
-
-async fn reset(s: &TestServer, ticket: &str, password: &str) -> Reply {
-    s.post(
-        "/auth/account/forgot",
-        json!({ "ticket": ticket, "new_password": password }),
-    )
-    .await
 }
 
 async fn login_status(s: &TestServer, email: &str, password: &str) -> u16 {
@@ -164,7 +97,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
 
     let forgetful = "forgetful@example.com";
     s.create_account(forgetful).await;
-    assert_eq!(forgot(&s, forgetful).await.status, 204);
+    assert_eq!(s.forgot_request(forgetful).await.status, 204);
     let reset_ticket = s.redis.ticket("password.reset_requested", forgetful);
 
     let moving = "moving@example.com";
@@ -183,7 +116,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
 
     let careful = "careful@example.com";
     let key = with_mfa(&s, careful).await;
-    let mfa_ticket = mfa_login_ticket(&s, careful, PASSWORD).await;
+    let mfa_ticket = s.mfa_login_ticket(careful, PASSWORD).await;
 
     // Everything Redis holds but the events stream (which carries tickets
     // to the mailer by design): no live ticket in any spelling.
@@ -222,7 +155,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
         .await;
     assert_eq!(r.status, 204, "activation: {}", r.text);
     assert_eq!(login_status(&s, inactive, PASSWORD).await, 200);
-    let r = reset(&s, &reset_ticket, NEW_PASSWORD).await;
+    let r = s.reset_password(&reset_ticket, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "reset: {}", r.text);
     assert_eq!(login_status(&s, forgetful, NEW_PASSWORD).await, 200);
     let r = s
@@ -233,7 +166,7 @@ async fn no_live_ticket_can_be_read_from_redis() {
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": mfa_ticket, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": mfa_ticket, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_eq!(r.status, 200, "MFA step: {}", r.text);
@@ -247,7 +180,7 @@ async fn a_reset_ticket_dies_with_an_email_change() {
     let (old, new) = ("mailbox@example.com", "new-mailbox@example.com");
     let (jwt, _) = s.signed_in(old).await;
     // A reset mailed to the old address (say, a mailbox the user is leaving).
-    assert_eq!(forgot(&s, old).await.status, 204);
+    assert_eq!(s.forgot_request(old).await.status, 204);
     let stale = s.redis.ticket("password.reset_requested", old);
     // The real email change.
     let r = s
@@ -265,15 +198,15 @@ async fn a_reset_ticket_dies_with_an_email_change() {
     assert_eq!(r.status, 204, "{}", r.text);
     // Whoever reads the old mailbox can no longer take the account.
     assert_invalid_ticket(
-        &reset(&s, &stale, NEW_PASSWORD).await,
+        &s.reset_password(&stale, NEW_PASSWORD).await,
         "reset ticket of the old address",
     );
     assert_eq!(login_status(&s, new, PASSWORD).await, 200);
     assert_eq!(login_status(&s, new, NEW_PASSWORD).await, 401);
     // A reset asked for the new address works.
-    assert_eq!(forgot(&s, new).await.status, 204);
+    assert_eq!(s.forgot_request(new).await.status, 204);
     let fresh = s.redis.ticket("password.reset_requested", new);
-    assert_eq!(reset(&s, &fresh, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&fresh, NEW_PASSWORD).await.status, 204);
     assert_eq!(login_status(&s, new, NEW_PASSWORD).await, 200);
 }
 
@@ -282,20 +215,20 @@ async fn a_newer_reset_request_retires_the_older_ticket() {
     let s = TestServer::start().await;
     let email = "twice@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let tickets = reset_tickets(&s, email);
     assert_eq!(tickets.len(), 2, "{tickets:?}");
     assert_invalid_ticket(
-        &reset(&s, &tickets[0], NEW_PASSWORD).await,
+        &s.reset_password(&tickets[0], NEW_PASSWORD).await,
         "the older reset ticket",
     );
     assert_eq!(login_status(&s, email, PASSWORD).await, 200);
-    let r = reset(&s, &tickets[1], NEW_PASSWORD).await;
+    let r = s.reset_password(&tickets[1], NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "the newest: {}", r.text);
     assert_eq!(login_status(&s, email, NEW_PASSWORD).await, 200);
     assert_invalid_ticket(
-        &reset(&s, &tickets[0], "yet another password").await,
+        &s.reset_password(&tickets[0], "yet another password").await,
         "the older one after the newest was spent",
     );
 }
@@ -306,7 +239,7 @@ async fn a_password_change_kills_outstanding_reset_tickets() {
     let email = "changer@example.com";
     let (jwt, _) = s.signed_in(email).await;
     // Requested earlier (by an attacker reading the mailbox, or forgotten).
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     let r = s
         .post_bearer(
@@ -319,7 +252,7 @@ async fn a_password_change_kills_outstanding_reset_tickets() {
     // The change bumped the account's credential version, which the ticket
     // was bound to.
     assert_invalid_ticket(
-        &reset(&s, &ticket, "attacker chosen password").await,
+        &s.reset_password(&ticket, "attacker chosen password").await,
         "reset ticket issued before the password change",
     );
     assert_eq!(login_status(&s, email, NEW_PASSWORD).await, 200);
@@ -330,7 +263,7 @@ async fn a_reset_ticket_works_exactly_once() {
     let s = TestServer::start().await;
     let email = "once@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     let mut set = JoinSet::new();
     for i in 0..12 {
@@ -356,7 +289,10 @@ async fn a_reset_ticket_works_exactly_once() {
     assert_eq!(winners.len(), 1, "{winners:?}");
     let password = format!("password number {}", winners[0]);
     assert_eq!(login_status(&s, email, &password).await, 200);
-    assert_invalid_ticket(&reset(&s, &ticket, NEW_PASSWORD).await, "a later use");
+    assert_invalid_ticket(
+        &s.reset_password(&ticket, NEW_PASSWORD).await,
+        "a later use",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,24 +301,24 @@ async fn a_reset_ends_mfa_login_tickets_issued_with_the_old_password() {
     let email = "mfa-reset@example.com";
     let key = with_mfa(&s, email).await;
     // Someone who knows the old password holds a login ticket...
-    let held = mfa_login_ticket(&s, email, PASSWORD).await;
+    let held = s.mfa_login_ticket(email, PASSWORD).await;
     // ...when the owner resets it.
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
-    assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&ticket, NEW_PASSWORD).await.status, 204);
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": held, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": held, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_invalid_ticket(&r, "MFA login ticket issued before the reset");
     // The new password leads to a ticket that works.
-    let fresh = mfa_login_ticket(&s, email, NEW_PASSWORD).await;
+    let fresh = s.mfa_login_ticket(email, NEW_PASSWORD).await;
     let r = s
         .post(
             "/auth/mfa/totp",
-            json!({ "ticket": fresh, "code": totp(&key, step_now() + 1) }),
+            json!({ "ticket": fresh, "code": code(&key, step_now() + 1) }),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -417,7 +353,9 @@ async fn reset_mails_per_address_are_capped_whatever_the_ip() {
     assert_eq!(mails.len(), 3, "{mails:?}");
     assert!(mails.iter().all(|e| e["email"] == email));
     // The newest of them is a working ticket.
-    let r = reset(&s, &reset_tickets(&s, email)[2], NEW_PASSWORD).await;
+    let r = s
+        .reset_password(&reset_tickets(&s, email)[2], NEW_PASSWORD)
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -464,37 +402,16 @@ async fn the_per_ip_limit_still_answers_429() {
     let email = "limited@example.com";
     s.create_account(email).await;
     // Past the per-email limit: silent (204, no mail).
-    assert_eq!(forgot(&s, email).await.status, 204);
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     assert_eq!(reset_tickets(&s, email).len(), 1);
     // Past the per-IP limit: 429, as before.
-    let r = forgot(&s, "other@example.com").await;
+    let r = s.forgot_request("other@example.com").await;
     assert_eq!(r.status, 429, "{}", r.text);
     assert_eq!(r.error(), "rate_limited");
 }
 
 // -------------------------------------------------------------- equal work
-
-/// Calls per command name since the last `CONFIG RESETSTAT`, leaving out
-/// the test's own `CONFIG` and `INFO` (as abuse.rs does for logins).
-fn command_calls(conn: &mut redis::Connection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(conn)
-        .expect("INFO");
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .filter(|(name, _)| !name.starts_with("config") && !name.starts_with("info"))
-        .collect()
-}
 
 /// The Redis commands (top-level and inside scripts) one request runs.
 async fn work_of(
@@ -503,10 +420,7 @@ async fn work_of(
     path: &str,
     body: Value,
 ) -> BTreeMap<String, u64> {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(conn)
-        .expect("RESETSTAT");
+    reset_stats(conn);
     let r = s.post(path, body).await;
     let calls = command_calls(conn);
     assert_eq!(r.status, 204, "{path}: {}", r.text);
@@ -628,7 +542,7 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
     let s = TestServer::with(&[("EDGEAUTH_EVENTS_MAXLEN", "100")]).await;
     let email = "flooded@example.com";
     s.create_account(email).await;
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
     // Anyone can cause failed logins: six times the cap of each stream.
     let mut set = JoinSet::new();
@@ -667,7 +581,7 @@ async fn a_flood_of_failed_logins_cannot_trim_a_reset_mail() {
         mail.iter().any(|(_, e)| e.get("ticket") == Some(&ticket)),
         "the reset mail was trimmed"
     );
-    let r = reset(&s, &ticket, NEW_PASSWORD).await;
+    let r = s.reset_password(&ticket, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // The events of both streams are still read as one, in order.
     assert!(s.redis.events_of("login.failed").len() >= 100);
@@ -734,10 +648,10 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         .await;
     assert_eq!(r.status, 204, "taken: {}", r.text);
     for who in [email, "nobody@example.com"] {
-        assert_eq!(forgot(&s, who).await.status, 204);
+        assert_eq!(s.forgot_request(who).await.status, 204);
     }
     let ticket = s.redis.ticket("password.reset_requested", email);
-    assert_eq!(reset(&s, &ticket, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.reset_password(&ticket, NEW_PASSWORD).await.status, 204);
     assert_eq!(login_status(&s, email, PASSWORD).await, 401);
     let r = s
         .post(
@@ -758,7 +672,7 @@ async fn the_readme_acl_confines_edgeauth_and_the_mailer() {
         .arg("FLUSH")
         .query(&mut s.redis.conn())
         .unwrap();
-    assert_eq!(forgot(&s, email).await.status, 204);
+    assert_eq!(s.forgot_request(email).await.status, 204);
     assert_eq!(login_status(&s, email, "wrong password").await, 401);
 
     // ...and nothing past its prefix.

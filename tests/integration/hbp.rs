@@ -9,15 +9,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use edgeauth::router::COMPAT_ROUTES;
 use reqwest::header::COOKIE;
-use ring::hmac;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::jwt::claims as payload;
+use crate::support::totp::{code, secret_key, step_now};
+use crate::support::{PASSWORD, Reply, TestServer, assert_error};
 
 const COMPAT: &[(&str, &str)] = &[
     ("EDGEAUTH_HBP_COMPAT", "true"),
@@ -25,16 +24,6 @@ const COMPAT: &[(&str, &str)] = &[
 ];
 
 const CLAIMS_NAMESPACE: &str = "https://hasura.io/jwt/claims";
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
-fn assert_error(r: &Reply, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    assert_eq!(r.error(), code, "{}", r.text);
-}
 
 /// A login answer with the refresh token in the body and no cookie.
 fn body_tokens(r: &Reply) -> (String, String) {
@@ -70,55 +59,17 @@ async fn get_with(s: &TestServer, path: &str, cookie: Option<&str>) -> Reply {
 
 // ---------------------------------------------------------------- TOTP
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0u32);
-    for c in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == c).expect("base32") as u64;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
+/// The code of `step` for an `otp_secret`.
 fn totp(secret: &str, step: u64) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &base32_decode(secret));
-    let tag = hmac::sign(&key, &step.to_be_bytes());
-    let h = tag.as_ref();
-    let offset = usize::from(h[h.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        h[offset] & 0x7f,
-        h[offset + 1],
-        h[offset + 2],
-        h[offset + 3],
-    ]);
-    format!("{:06}", binary % 1_000_000)
-}
-
-fn now_step() -> u64 {
-    edgeauth::clock::now_ms() / 1000 / 30
+    code(&secret_key(secret), step)
 }
 
 /// Turns MFA on for the account of `jwt` with a code of step `now`;
 /// returns the secret and that step (a later login needs a newer one).
 async fn enable_mfa(s: &TestServer, jwt: &str) -> (String, u64) {
-    let r = s.post_bearer("/auth/mfa/generate", jwt, json!({})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let secret = r.json()["otp_secret"].as_str().expect("secret").to_owned();
-    let step = now_step();
-    let r = s
-        .post_bearer(
-            "/auth/mfa/enable",
-            jwt,
-            json!({ "code": totp(&secret, step) }),
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    let secret = s.mfa_generate(jwt).await;
+    let step = step_now();
+    s.enable_mfa_with(jwt, &totp(&secret, step)).await;
     (secret, step)
 }
 

@@ -147,11 +147,7 @@ fn login_json(email: &str, password: &str) -> String {
 
 /// Every key in Redis.
 fn keys(s: &TestServer) -> BTreeSet<String> {
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query(&mut s.redis.conn())
-        .expect("KEYS");
-    keys.into_iter().collect()
+    s.redis.keys("*").into_iter().collect()
 }
 
 /// What a hostile request answers: a status and, for the server's own

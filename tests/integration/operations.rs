@@ -8,27 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::metrics::sample;
+use crate::support::totp::{secret_key, totp_at};
 use crate::support::{PASSWORD, Redis, TempDir, TestServer};
-
-async fn metrics_text(s: &TestServer) -> String {
-    let r = s.send(s.http.get(s.admin_url("/metrics"))).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert!(
-        r.header("content-type")
-            .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")),
-        "{:?}",
-        r.header("content-type")
-    );
-    r.text
-}
-
-/// The value of one sample line (`name{labels} value`), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_and_outcomes_with_bounded_labels() {
@@ -55,7 +37,7 @@ async fn metrics_count_requests_and_outcomes_with_bounded_labels() {
         assert_eq!(s.get(&path).await.status, 404);
     }
 
-    let text = metrics_text(&s).await;
+    let text = s.metrics_text().await;
     for (series, at_least) in [
         (
             r#"edgeauth_http_requests_total{method="POST",route="/auth/login",status="200"}"#,
@@ -112,7 +94,7 @@ async fn metrics_count_requests_and_outcomes_with_bounded_labels() {
 async fn metrics_pass_promtool() {
     let s = TestServer::start().await;
     s.signed_in("promtool@example.com").await;
-    let text = metrics_text(&s).await;
+    let text = s.metrics_text().await;
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -336,10 +318,9 @@ async fn post_bearer(http: &reqwest::Client, url: String, jwt: &str, body: Value
 }
 
 fn totp_now(secret_b32: &str, offset_steps: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_b32).unwrap();
     let now = edgeauth::clock::now_ms() / 1000;
     let at = (now as i64 + offset_steps * 30) as u64;
-    edgeauth::auth::totp::code_at(secret.as_bytes(), at).unwrap()
+    totp_at(&secret_key(secret_b32), at, 6)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

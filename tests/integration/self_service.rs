@@ -5,42 +5,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::jwt::{sid, sub};
+use crate::support::{PASSWORD, Reply, TestServer, now_ms};
 
 const NEW_PASSWORD: &str = "a brand new secret";
-
-/// The claims of a JWT (no verification: the server did that).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
-        .expect("JSON payload")
-}
-
-fn sub(jwt: &str) -> String {
-    claims(jwt)["sub"].as_str().expect("sub").to_owned()
-}
-
-fn sid(jwt: &str) -> String {
-    claims(jwt)["sid"].as_str().expect("sid").to_owned()
-}
-
-fn stored_password(s: &TestServer, account: &str) -> String {
-    redis::cmd("HGET")
-        .arg(format!("edgeauth:{{{account}}}:account"))
-        .arg("password")
-        .query(&mut s.redis.conn())
-        .expect("HGET password")
-}
-
-fn now_ms() -> u64 {
-    edgeauth::clock::now_ms()
-}
 
 async fn login_with(s: &TestServer, email: &str, password: &str) -> Reply {
     s.post("/auth/login", json!({"email": email, "password": password}))
@@ -188,7 +160,7 @@ async fn password_change_keeps_the_caller_and_ends_every_other_session() {
     let (other_jwt, other_token) = s.login(email).await;
     let (third_jwt, third_token) = s.login(email).await;
     let account = sub(&jwt);
-    let before = stored_password(&s, &account);
+    let before = s.redis.stored_password(&account);
 
     let r = change(&s, &jwt, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
@@ -214,7 +186,7 @@ async fn password_change_keeps_the_caller_and_ends_every_other_session() {
     let r = login_with(&s, email, NEW_PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let after = stored_password(&s, &account);
+    let after = s.redis.stored_password(&account);
     assert_ne!(after, before);
     assert!(after.starts_with("$scrypt$"), "{after}");
     assert!(!after.contains(NEW_PASSWORD));
@@ -238,14 +210,14 @@ async fn a_wrong_old_password_is_401_and_changes_nothing() {
     let (jwt, token) = s.signed_in(email).await;
     let (other_jwt, other_token) = s.login(email).await;
     let account = sub(&jwt);
-    let before = stored_password(&s, &account);
+    let before = s.redis.stored_password(&account);
 
     let r = change(&s, &jwt, "not the password", NEW_PASSWORD).await;
     assert_eq!(r.status, 401, "{}", r.text);
     assert_eq!(r.error(), "invalid_credentials");
     assert!(r.set_cookie().is_none());
 
-    assert_eq!(stored_password(&s, &account), before);
+    assert_eq!(s.redis.stored_password(&account), before);
     assert!(s.redis.events_of("password.changed").is_empty());
     assert_alive(&s, &jwt, &token).await;
     assert_alive(&s, &other_jwt, &other_token).await;
@@ -260,7 +232,7 @@ async fn the_new_password_length_is_checked_in_unicode_scalar_values() {
     let (jwt, token) = s.signed_in(email).await;
     let (other_jwt, other_token) = s.login(email).await;
     let account = sub(&jwt);
-    let before = stored_password(&s, &account);
+    let before = s.redis.stored_password(&account);
 
     let too_long = "x".repeat(129);
     for bad in ["", "12345", "ééééé", too_long.as_str()] {
@@ -268,7 +240,7 @@ async fn the_new_password_length_is_checked_in_unicode_scalar_values() {
         assert_eq!(r.status, 400, "{:?}: {}", bad, r.text);
         assert_eq!(r.error(), "invalid_password", "{bad:?}");
     }
-    assert_eq!(stored_password(&s, &account), before);
+    assert_eq!(s.redis.stored_password(&account), before);
     assert!(s.redis.events_of("password.changed").is_empty());
     assert_alive(&s, &other_jwt, &other_token).await;
 
@@ -292,7 +264,7 @@ async fn password_change_needs_a_live_bearer_token() {
     let (dead_jwt, dead_token) = s.login(email).await;
     let r = s.post_cookie("/auth/logout", &dead_token).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let before = stored_password(&s, &sub(&jwt));
+    let before = s.redis.stored_password(&sub(&jwt));
     let body = json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD});
 
     let r = s.post("/auth/account/password", body.clone()).await;
@@ -314,7 +286,7 @@ async fn password_change_needs_a_live_bearer_token() {
         .await;
     assert_invalid_token(&r);
 
-    assert_eq!(stored_password(&s, &sub(&jwt)), before);
+    assert_eq!(s.redis.stored_password(&sub(&jwt)), before);
     assert!(s.redis.events_of("password.changed").is_empty());
     assert_eq!(login_with(&s, email, PASSWORD).await.status, 200);
 }
@@ -324,7 +296,7 @@ async fn password_change_body_conventions() {
     let s = TestServer::start().await;
     let email = "body@example.com";
     let (jwt, _) = s.signed_in(email).await;
-    let before = stored_password(&s, &sub(&jwt));
+    let before = s.redis.stored_password(&sub(&jwt));
     let url = s.url("/auth/account/password");
 
     let r = s
@@ -369,7 +341,7 @@ async fn password_change_body_conventions() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.error(), "invalid_request");
-    assert_eq!(stored_password(&s, &sub(&jwt)), before);
+    assert_eq!(s.redis.stored_password(&sub(&jwt)), before);
 
     // A charset parameter and unknown fields are fine.
     let r = s
@@ -439,9 +411,7 @@ async fn a_reset_racing_a_change_never_loses_silently() {
     for round in 0..16u64 {
         let email = format!("race{round}@example.com");
         let (jwt, token) = s.signed_in(&email).await;
-        let r = s
-            .post("/auth/account/forgot/request", json!({ "email": email }))
-            .await;
+        let r = s.forgot_request(&email).await;
         assert_eq!(r.status, 204, "{}", r.text);
         let ticket = s.redis.ticket("password.reset_requested", &email);
         let by_change = format!("changed password {round}");
@@ -824,14 +794,14 @@ async fn a_session_revoked_on_another_replica_cannot_change_the_password() {
     let (thief, _) = a.login(email).await;
     // Replica A has seen the thief's session alive (and now caches that).
     assert_eq!(a.verify(&thief).await.status, 200);
-    let before = stored_password(&a, &sub(&owner));
+    let before = a.redis.stored_password(&sub(&owner));
 
     let r = revoke(&b, &owner, &sid(&thief)).await;
     assert_eq!(r.status, 204, "{}", r.text);
 
     let r = change(&a, &thief, PASSWORD, "the thief's password").await;
     assert_invalid_token(&r);
-    assert_eq!(stored_password(&a, &sub(&owner)), before);
+    assert_eq!(a.redis.stored_password(&sub(&owner)), before);
     assert!(a.redis.events_of("password.changed").is_empty());
     assert_alive(&a, &owner, &owner_token).await;
     assert_eq!(login_with(&a, email, PASSWORD).await.status, 200);

@@ -6,21 +6,15 @@ use std::collections::HashSet;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::COOKIE;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::support::jwt::claims;
 use crate::support::{PASSWORD, Reply, TestServer};
 
 /// The cookie a successful login or refresh sets, as the spec writes it
 /// (with `EDGEAUTH_COOKIE_SECURE=false`, which the harness sets).
 fn expected_cookie(token: &str) -> String {
     format!("refresh_token={token}; HttpOnly; SameSite=Strict; Path=/auth; Max-Age=2592000")
-}
-
-/// The claims of a JWT (no verification: the server did that).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("JWT payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
-        .expect("JSON payload")
 }
 
 fn sub_sid(jwt: &str) -> (String, String) {
@@ -557,20 +551,12 @@ async fn the_session_cap_evicts_the_oldest_family() {
 
 // ---------------------------------------------------------------- rehash
 
-fn stored_password(redis: &crate::support::Redis, account: &str) -> String {
-    redis::cmd("HGET")
-        .arg(format!("edgeauth:{{{account}}}:account"))
-        .arg("password")
-        .query(&mut redis.conn())
-        .expect("HGET password")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_rehashes_under_a_new_cost() {
     let s = TestServer::with(&[("EDGEAUTH_SCRYPT_LOG_N", "10")]).await;
     let (jwt, _) = s.signed_in("rehash@example.com").await;
     let (account, _) = sub_sid(&jwt);
-    let before = stored_password(&s.redis, &account);
+    let before = s.redis.stored_password(&account);
     assert!(before.starts_with("$scrypt$ln=10,r=8,p=1$"), "{before}");
 
     let redis = s.into_redis().await;
@@ -583,13 +569,13 @@ async fn login_rehashes_under_a_new_cost() {
         )
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
-    assert_eq!(stored_password(&s.redis, &account), before);
+    assert_eq!(s.redis.stored_password(&account), before);
 
     let (jwt, _) = s.login("rehash@example.com").await;
     assert_eq!(s.verify(&jwt).await.status, 200);
-    let after = stored_password(&s.redis, &account);
+    let after = s.redis.stored_password(&account);
     assert!(after.starts_with("$scrypt$ln=11,r=8,p=1$"), "{after}");
     // The upgraded hash still takes the password, and stays put.
     s.login("rehash@example.com").await;
-    assert_eq!(stored_password(&s.redis, &account), after);
+    assert_eq!(s.redis.stored_password(&account), after);
 }

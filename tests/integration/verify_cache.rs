@@ -64,19 +64,9 @@ async fn every_revocation_is_seen_at_once_by_the_replica_that_made_it() {
 
     let (jwt, _) = s.login(email).await;
     assert_eq!(s.verify(&jwt).await.status, 200);
-    assert_eq!(
-        s.post("/auth/account/forgot/request", json!({"email": email}))
-            .await
-            .status,
-        204
-    );
+    assert_eq!(s.forgot_request(email).await.status, 204);
     let ticket = s.redis.ticket("password.reset_requested", email);
-    let reset = s
-        .post(
-            "/auth/account/forgot",
-            json!({"ticket": ticket, "new_password": "another password"}),
-        )
-        .await;
+    let reset = s.reset_password(&ticket, "another password").await;
     assert_eq!(reset.status, 204);
     assert_eq!(s.verify(&jwt).await.status, 401, "password reset");
 

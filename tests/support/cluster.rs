@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use edgeauth::dev::RedisServer;
 use redis::Value;
 
 use super::TempDir;
@@ -35,7 +36,7 @@ const TEST_PREFIX: &[u8] = b"edgeauth:";
 /// One `redis-server` of a cluster.
 struct Node {
     port: u16,
-    child: Option<Child>,
+    child: Option<RedisServer>,
 }
 
 /// A running local Redis Cluster (3 masters + 3 replicas).
@@ -80,7 +81,7 @@ impl Cluster {
         let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
         let pids: Vec<u32> = nodes
             .iter()
-            .filter_map(|n| n.child.as_ref().map(Child::id))
+            .filter_map(|n| n.child.as_ref().map(RedisServer::pid))
             .collect();
         let cluster = Cluster {
             nodes: Mutex::new(nodes),
@@ -88,11 +89,6 @@ impl Cluster {
             watchdog: Some(watchdog(&pids, &dir.0)),
             dir,
         };
-        for &port in &ports {
-            if !wait_for(Duration::from_secs(5), || ping(port)) {
-                return Err(format!("node {port} did not answer PING"));
-            }
-        }
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
@@ -230,7 +226,7 @@ impl Cluster {
             .iter()
             .find(|n| n.port == port)
             .and_then(|n| n.child.as_ref())
-            .map(Child::id)
+            .map(RedisServer::pid)
             .expect("a running node on that port")
     }
 
@@ -244,8 +240,8 @@ impl Cluster {
         assert!(status.success(), "kill -KILL {pid}");
         let mut nodes = self.nodes.lock().unwrap();
         if let Some(node) = nodes.iter_mut().find(|n| n.port == port) {
-            if let Some(mut child) = node.child.take() {
-                let _ = child.wait();
+            if let Some(mut server) = node.child.take() {
+                server.stop();
             }
         }
     }
@@ -280,9 +276,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if let Ok(mut nodes) = self.nodes.lock() {
             for node in nodes.iter_mut() {
-                if let Some(mut child) = node.child.take() {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                if let Some(mut server) = node.child.take() {
+                    server.stop();
                 }
             }
         }
@@ -303,22 +298,18 @@ fn cluster_port() -> u16 {
     }
 }
 
-fn spawn_node(port: u16, dir: &std::path::Path) -> Result<Child, String> {
+/// A cluster node; [`RedisServer`] waits until it answers PING.
+fn spawn_node(port: u16, dir: &std::path::Path) -> Result<RedisServer, String> {
     let conf: PathBuf = dir.join(format!("nodes-{port}.conf"));
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    RedisServer::builder()
+        .port(port)
+        .dir(dir)
         .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-        .arg(&conf)
+        .args([&conf])
         .args(["--cluster-node-timeout", "2000"])
-        .args(["--save", "", "--appendonly", "no"])
         // Replicas sync at once (the default waits 5 s for more replicas to share the transfer).
         .args(["--repl-diskless-sync-delay", "0"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start redis-server ({e}): apt-get install -y redis-server"))
 }
 
 /// A shell that kills the nodes (and removes their directory) once this process is gone: statics
@@ -349,10 +340,6 @@ fn wait_for(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
-}
-
-fn ping(port: u16) -> bool {
-    query::<String>(port, &["PING"]).is_ok()
 }
 
 /// One command to one node (not cluster-routed), with short timeouts.

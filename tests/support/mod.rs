@@ -9,20 +9,31 @@
 //! the default `edgeauth:` prefix) works unchanged. Tests that need a Redis
 //! process of their own (stop, restart, extra arguments) get one in both modes
 //! through `Redis::start`/`start_with`.
+//!
+//! The kit every test file shares: `totp` (the tests' own RFC 6238
+//! authenticator), `mfa` (enable, login ticket, second step, recovery),
+//! `flows` (reset request and reset), `jwt` (claims of an issued token), `keys` (key names, account fields,
+//! command statistics), `metrics` (`/metrics` samples), and `cluster`.
 
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod flows;
+pub mod jwt;
+pub mod keys;
+pub mod metrics;
+pub mod mfa;
+pub mod totp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use edgeauth::app::App;
 use edgeauth::config::Config;
+use edgeauth::dev::RedisServer;
 use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -31,10 +42,39 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// `429 rate_limited` with a `Retry-After` of whole seconds in
+/// `1..=max_retry_after`.
+#[track_caller]
+pub fn assert_limited(r: &Reply, max_retry_after: u64, what: &str) {
+    assert_eq!(r.status, 429, "{what}: {}", r.text);
+    assert_eq!(r.error(), "rate_limited", "{what}");
+    let retry: u64 = r
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{what}: Retry-After not whole seconds: {e}"));
+    assert!(
+        (1..=max_retry_after).contains(&retry),
+        "{what}: Retry-After {retry} not in 1..={max_retry_after}"
+    );
+}
+
+/// The wall clock in ms since the epoch (what the server's clock reads).
+pub fn now_ms() -> u64 {
+    edgeauth::clock::now_ms()
+}
+
+/// An error answer: `status` with the JSON `error` code `code`.
+#[track_caller]
+pub fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "expected {status} {code}: {}", r.text);
+    assert_eq!(r.error(), code, "{}", r.text);
+}
+
 /// A `redis-server` child on its own port, or (cluster mode) a test's
 /// namespace on a cluster, reached through its proxy on `port`.
 pub struct Redis {
-    child: Option<Child>,
+    child: Option<RedisServer>,
     pub port: u16,
     cluster: Option<Arc<cluster::Namespace>>,
 }
@@ -46,14 +86,7 @@ pub fn cluster_mode() -> bool {
 
 impl Redis {
     pub fn start() -> Redis {
-        let port = edgeauth::dev::free_port().expect("free port");
-        let mut redis = Redis {
-            child: None,
-            port,
-            cluster: None,
-        };
-        redis.spawn();
-        redis
+        Redis::start_with(&[])
     }
 
     /// What `TestServer::start`/`with` use: a fresh namespace on the shared
@@ -81,31 +114,14 @@ impl Redis {
         self.cluster.as_deref()
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+    /// Starts `redis-server` on this port (after a `stop`, or for the first time).
+    fn spawn(&mut self, args: &[&str]) {
+        let server = RedisServer::builder()
+            .port(self.port)
+            .args(args)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}); the tests need it: \
-                     sudo apt-get install -y redis-server (or run .ci/run, which installs it)"
-                )
-            });
-        self.child = Some(child);
-        for _ in 0..200 {
-            if let Ok(mut conn) = self.client().get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server on port {} did not come up", self.port);
+            .unwrap_or_else(|e| panic!("the tests need redis-server: {e}"));
+        self.child = Some(server);
     }
 
     pub fn url(&self) -> String {
@@ -122,9 +138,8 @@ impl Redis {
 
     /// Kills the server (its data is gone: no persistence).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut server) = self.child.take() {
+            server.stop();
         }
     }
 
@@ -135,7 +150,7 @@ impl Redis {
             "restart needs a redis-server of the test's own: use Redis::start()"
         );
         self.stop();
-        self.spawn();
+        self.spawn(&[]);
     }
 
     /// Every event of both streams (`events`, and `events:audit` for failed
@@ -624,30 +639,14 @@ impl Redis {
     /// `--enable-debug-command local`, which `DEBUG SLEEP` needs on Redis 7).
     /// A later `restart` starts it without them.
     pub fn start_with(args: &[&str]) -> Redis {
-        let port = edgeauth::dev::free_port().expect("free port");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
+        let server = RedisServer::builder()
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start redis-server ({e})"));
-        let redis = Redis {
-            child: Some(child),
-            port,
+            .unwrap_or_else(|e| panic!("the tests need redis-server: {e}"));
+        Redis {
+            port: server.port(),
+            child: Some(server),
             cluster: None,
-        };
-        for _ in 0..200 {
-            if let Ok(mut conn) = redis.client().get_connection() {
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return redis;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("redis-server on port {port} did not come up");
     }
 }

@@ -10,6 +10,9 @@ use uuid::Uuid;
 
 use super::{test_redis::TestRedis, *};
 
+mod email;
+mod mfa;
+
 const T0: u64 = 1_700_000_000_000;
 const DAY: u64 = 86_400_000;
 

@@ -1,6 +1,6 @@
 //! MFA store tests against a real `redis-server` each (see `test_redis`): the enable/disable
 //! compare-and-sets, the replay guard, login tickets (attempts, races, purpose) and recovery codes.
-// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
+// Compiled only for tests: a child of the store's #[cfg(test)] `tests` module.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{collections::HashMap, time::Duration};
@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::{test_redis::TestRedis, *};
+use crate::store::{test_redis::TestRedis, *};
 
 const MIN: u64 = 60_000;
 /// A plausible TOTP time step (unix seconds / 30).

@@ -2,7 +2,7 @@
 //! ticket checks, every crash point (steps 1, 1–2, 1–3 run alone, then registration of both
 //! addresses, lookup by both and a retry), the stale-index rule, removal, and races (two accounts
 //! for one address, one ticket confirmed 20 times, registration against a change).
-// Compiled only for tests: `store/mod.rs` declares this module under #[cfg(test)].
+// Compiled only for tests: a child of the store's #[cfg(test)] `tests` module.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::email::{COMMIT_WINDOW_MS, PENDING_MAX_MS};
-use super::{test_redis::TestRedis, *};
+use crate::store::email::{COMMIT_WINDOW_MS, PENDING_MAX_MS};
+use crate::store::{test_redis::TestRedis, *};
 
 const T0: u64 = 1_700_000_000_000;
 const HOUR: u64 = 3_600_000;
