@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use edgeauth::auth::data_keys::DataKeys;
 use edgeauth::auth::jwt::{Claims, JwtKeys, random_jti};
-use edgeauth::auth::keys::DataKeys;
 use edgeauth::auth::password::{ScryptCost, hash_password, verify_password};
 use edgeauth::auth::refresh::RefreshToken;
 use edgeauth::auth::totp::{code_at, generate_secret, matching_step};

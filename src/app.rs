@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use uuid::Uuid;
 
+use crate::auth::data_keys::{DataKeys, TICKET_INFO};
 use crate::auth::device::{DEVICE_INFO, DeviceKeys};
 use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};
-use crate::auth::keys::{DataKeys, TICKET_INFO};
 use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
 use crate::auth::seal::Sealer;

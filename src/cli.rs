@@ -12,8 +12,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use tokio::net::TcpListener;
 
 use crate::app::{App, BuildError};
+use crate::auth::data_keys::generate_data_key_base64;
 use crate::auth::jwt::generate_pkcs8_pem;
-use crate::auth::keys::generate_data_key_base64;
 use crate::config::{Config, RedisTarget, SETTINGS, unknown_setting};
 use crate::dev::RedisServer;
 use crate::rekey::{self, RekeyError};

@@ -16,7 +16,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::app::{BuildError, read_files};
-use crate::auth::keys::{DataKeys, TICKET_INFO};
+use crate::auth::data_keys::{DataKeys, TICKET_INFO};
 use crate::auth::recovery::{DigestKey, RecoveryHasher};
 use crate::auth::seal::Sealer;
 use crate::config::{Config, RedisTarget};

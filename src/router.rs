@@ -27,7 +27,7 @@
 //! | POST        | /auth/mfa/recovery-codes        | mfa::recovery_codes                  |
 //! | POST        | /auth/mfa/recover               | mfa::login_recover                   |
 //! | GET, HEAD   | /auth/verify                    | verify::verify                       |
-//! | GET, HEAD   | /.well-known/jwks.json          | keys::jwks                           |
+//! | GET, HEAD   | /.well-known/jwks.json          | jwks::jwks                           |
 //! | GET, HEAD   | /healthz, /readyz (both ports)  | health::healthz, health::readyz      |
 //! | GET, HEAD   | /metrics (admin port only)      | health::metrics                      |
 //!
@@ -65,7 +65,7 @@
 use hyper::Method;
 
 use crate::api::compat;
-use crate::api::{account, email, health, keys, mfa, session, verify};
+use crate::api::{account, email, health, jwks, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
@@ -344,7 +344,7 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::MfaRecoveryCodes => mfa::recovery_codes(app, req).await,
         Route::MfaRecover => mfa::login_recover(app, req).await,
         Route::Verify => verify::verify(app, req).await,
-        Route::Jwks => Ok(keys::jwks(app)),
+        Route::Jwks => Ok(jwks::jwks(app)),
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
         Route::Metrics => health::metrics(app),

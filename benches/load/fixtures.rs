@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use edgeauth::auth::keys::DataKeys;
+use edgeauth::auth::data_keys::DataKeys;
 use edgeauth::auth::refresh::{RefreshKeys, RefreshToken};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;

@@ -110,7 +110,7 @@ impl Cluster {
     async fn start(dir: &TempDir) -> Result<Cluster, String> {
         step("starting redis-server, two edgeauth processes and the hello server");
         let signing = edgeauth::auth::jwt::generate_pkcs8_pem().expect("signing key");
-        let data_key = edgeauth::auth::keys::generate_data_key_base64().expect("data key");
+        let data_key = edgeauth::auth::data_keys::generate_data_key_base64().expect("data key");
         let jwt_file = dir.write("signing.pem", &signing);
         let data_file = dir.write("data.key", &data_key);
         let redis = procs::start_redis(&dir.path);

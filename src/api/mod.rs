@@ -3,7 +3,7 @@
 //! cookies, status). No behaviour lives here.
 //!
 //! - The JSON API, one file per area: `account`, `email`, `session`, `mfa`,
-//!   plus `verify`, `keys`, `health`. Handlers are plain async functions
+//!   plus `verify`, `jwks`, `health`. Handlers are plain async functions
 //!   `(&App, &Request) -> ApiResult<Response>`; they never pick a failure
 //!   status themselves (that is `error`'s job).
 //! - `compat`: the routes Hasura Backend Plus clients send, decoding their
@@ -17,7 +17,7 @@ pub mod account;
 pub mod compat;
 pub mod email;
 pub mod health;
-pub mod keys;
+pub mod jwks;
 pub mod mfa;
 pub mod session;
 pub mod verify;

@@ -18,7 +18,7 @@ use std::fmt;
 
 use super::{KeyError, random_bytes};
 
-/// HKDF `info` for the device-cookie MAC key (see `keys`).
+/// HKDF `info` for the device-cookie MAC key (see `data_keys`).
 pub const DEVICE_INFO: &[u8] = b"edgeauth/device-cookie/v1";
 
 const VERSION: u8 = 1;

@@ -1,4 +1,4 @@
-//! Pure cryptography for edgeauth: data keys and the purpose keys derived from them (`keys`),
+//! Pure cryptography for edgeauth: data keys and the purpose keys derived from them (`data_keys`),
 //! Ed25519 JWTs (`jwt`), opaque refresh tokens (`refresh`), scrypt password hashes (`password`),
 //! input validation (`validate`), and the MFA pieces: TOTP (`totp`), AES-GCM sealing of secrets
 //! at rest (`seal`), recovery codes (`recovery`) and enrolment QR codes (`qr`), and the device
@@ -10,9 +10,9 @@
 //! (Ed25519, HMAC, HKDF, SHA-256, AES-GCM, randomness), `scrypt` and `totp-rs`; nothing is
 //! hand-rolled.
 
+pub mod data_keys;
 pub mod device;
 pub mod jwt;
-pub mod keys;
 pub mod password;
 pub mod qr;
 pub mod recovery;

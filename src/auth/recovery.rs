@@ -4,13 +4,13 @@
 //! A code is 12 symbols of Crockford base32 (60 random bits), shown lowercase as
 //! `xxxx-xxxx-xxxx`. Crockford's alphabet has no I, L, O or U, and reads I/L as 1 and O as 0, so
 //! the usual transcription mistakes still match. Digests are HMAC-SHA256 under a key derived from
-//! the data key (see `keys`): a 60-bit code hashed with plain SHA-256 could be brute-forced
+//! the data key (see `data_keys`): a 60-bit code hashed with plain SHA-256 could be brute-forced
 //! offline from a Redis dump; keyed, the dump alone is useless. No I/O.
 
 use ring::hmac;
 use std::fmt;
 
-use super::keys::hex;
+use super::data_keys::hex;
 use super::{KeyError, random_bytes};
 
 /// Codes issued per set; a new set replaces the previous one entirely.
@@ -77,7 +77,7 @@ pub fn normalize_code(input: &str) -> Option<String> {
 }
 
 /// HMAC-SHA256 keys, one per data key, current first. Built by
-/// [`super::keys::DataKeys::recovery_hasher`]; build it once.
+/// [`super::data_keys::DataKeys::recovery_hasher`]; build it once.
 #[derive(Clone)]
 pub struct RecoveryHasher {
     current: ([u8; 4], hmac::Key),
@@ -149,7 +149,7 @@ fn one((id, key): &([u8; 4], hmac::Key), normalized: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::auth::keys::{DataKeys, RECOVERY_INFO};
+    use crate::auth::data_keys::{DataKeys, RECOVERY_INFO};
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 

@@ -1,5 +1,5 @@
 //! Opaque refresh tokens: account id, family id and generation in clear, authenticated
-//! by HMAC-SHA256 under a key derived from the data key (see `keys`).
+//! by HMAC-SHA256 under a key derived from the data key (see `data_keys`).
 //!
 //! Layout before base64url (no padding), 77 bytes → 103 characters:
 //! `version u8 = 1 | key id [4] | account [16] | family [16] | generation u64 BE | HMAC [32]`.
@@ -28,7 +28,7 @@ pub struct RefreshToken {
 }
 
 /// MAC keys, one per data key. The current key signs; every key verifies, chosen by the key id
-/// written in the token. Built by [`super::keys::DataKeys::refresh_keys`].
+/// written in the token. Built by [`super::data_keys::DataKeys::refresh_keys`].
 #[derive(Clone)]
 pub struct RefreshKeys {
     current: ([u8; 4], hmac::Key),
@@ -95,7 +95,7 @@ impl RefreshKeys {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::auth::keys::{DataKeys, REFRESH_INFO};
+    use crate::auth::data_keys::{DataKeys, REFRESH_INFO};
     use base64::engine::general_purpose::STANDARD;
 
     fn keys(bytes: &[u8]) -> DataKeys {

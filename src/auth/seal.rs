@@ -1,5 +1,5 @@
 //! Secrets at rest (the TOTP secret in Redis): AES-256-GCM from `ring::aead` under a key derived
-//! from the data key (see `keys`), so a Redis dump alone yields no usable second factor.
+//! from the data key (see `data_keys`), so a Redis dump alone yields no usable second factor.
 //!
 //! Layout before base64url (no padding): `version u8 = 1 | key id [4] | nonce [12] | ciphertext + tag [16]`.
 //! The nonce is random (96 bits): a data key seals a few values per account, far below the
@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{Aad, LessSafeKey, NONCE_LEN, Nonce};
 use std::fmt;
 
-use super::keys::hex;
+use super::data_keys::hex;
 use super::{KeyError, random_bytes};
 
 const VERSION: u8 = 1;
@@ -45,7 +45,7 @@ impl fmt::Display for OpenError {
 impl std::error::Error for OpenError {}
 
 /// AEAD keys, one per data key. The current key seals; every key opens, chosen by the key id
-/// written in the value. Built by [`super::keys::DataKeys::totp_sealer`]; build it once.
+/// written in the value. Built by [`super::data_keys::DataKeys::totp_sealer`]; build it once.
 #[derive(Clone)]
 pub struct Sealer {
     current: ([u8; 4], LessSafeKey),
@@ -144,7 +144,7 @@ fn full_aad(header: &[u8], aad: &[u8]) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::auth::keys::DataKeys;
+    use crate::auth::data_keys::DataKeys;
     use base64::engine::general_purpose::STANDARD;
 
     const ACCOUNT: &[u8] = b"01234567-89ab-cdef-0123-456789abcdef";
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn uses_the_hkdf_totp_seal_key() {
-        use crate::auth::keys::TOTP_SEAL_INFO;
+        use crate::auth::data_keys::TOTP_SEAL_INFO;
         use ring::aead::{AES_256_GCM, UnboundKey};
         let data = DataKeys::from_files(&[STANDARD.encode([1u8; 32])]).unwrap();
         let v = data.totp_sealer().seal(SECRET, ACCOUNT).unwrap();

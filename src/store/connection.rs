@@ -195,7 +195,7 @@ async fn asking(conn: &mut ClusterConnection, cmd: &Cmd, addr: &str) -> RedisRes
 }
 
 /// The debug check of the module doc: a script's KEYS, and the keys it builds from key-prefix
-/// ARGVs, all in one slot. KEYS and key prefixes come only from `store::keys`, never from a client,
+/// ARGVs, all in one slot. KEYS and key prefixes come only from `store::key_names`, never from a client,
 /// so a failure is a bug in edgeauth.
 fn check_single_slot(cmd: &Cmd) {
     let args: Vec<&[u8]> = cmd
@@ -255,7 +255,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::check_single_slot;
-    use crate::store::keys::Keys;
+    use crate::store::key_names::Keys;
 
     fn evalsha(script: &Script, keys: &[String], argv: &[String]) -> redis::Cmd {
         let mut cmd = redis::cmd("EVALSHA");

@@ -3,7 +3,7 @@
 //! The modules, one aggregate or one concern each:
 //! - `connection`: one Redis or a Redis Cluster behind one type, the retries that are safe, the
 //!   single-slot check of debug builds;
-//! - `keys` (private: nothing else knows a key name): the key layout;
+//! - `key_names` (private: nothing else knows a key name): the key layout;
 //! - `scripts`: the Lua scripts of `lua/` (one atomic state change per file), declared in one list;
 //! - `accounts`: registration, lookup by id or email, removal;
 //! - `email_index`: the email → account index, its ownership rule and its one deletion rule —
@@ -27,7 +27,7 @@ mod connection;
 pub mod email;
 mod email_index;
 pub mod events;
-mod keys;
+mod key_names;
 pub mod mfa;
 pub mod passwords;
 pub mod rate;
@@ -56,7 +56,7 @@ pub use mfa::{MfaChange, MfaLogin, MfaState};
 pub use sessions::{Rotation, SessionInfo, SessionMeta};
 pub use tickets::TicketKind;
 
-use keys::Keys;
+use key_names::Keys;
 use uuid::Uuid;
 
 use crate::cache::TtlCache;

@@ -12,7 +12,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use edgeauth::auth::keys::DataKeys;
+use edgeauth::auth::data_keys::DataKeys;
 use edgeauth::config::RedisTarget;
 use serde_json::json;
 
@@ -361,7 +361,7 @@ async fn right_codes_do_not_use_up_the_budget() {
 /// Three data key files (A, B and an unrelated X) that outlive servers.
 fn data_keys(dir: &TempDir) -> [String; 3] {
     ["a.key", "b.key", "x.key"].map(|name| {
-        let key = edgeauth::auth::keys::generate_data_key_base64().expect("data key");
+        let key = edgeauth::auth::data_keys::generate_data_key_base64().expect("data key");
         dir.write(name, &key).display().to_string()
     })
 }

@@ -614,7 +614,7 @@ fn only_config_reads_the_environment() {
     );
 }
 
-/// The key names `store/keys.rs` spells after an account's hash tag or after the prefix.
+/// The key names `store/key_names.rs` spells after an account's hash tag or after the prefix.
 const ACCOUNT_KEYS: &[&str] = &[
     "account",
     "none",
@@ -669,7 +669,7 @@ fn only_store_spells_key_names() {
     }
     assert!(
         hits.is_empty(),
-        "only src/store/ (keys.rs) spells Redis key names:\n{}",
+        "only src/store/ (key_names.rs) spells Redis key names:\n{}",
         hits.join("\n")
     );
 }

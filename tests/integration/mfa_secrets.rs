@@ -137,7 +137,7 @@ async fn serve_exit(data_key_file: &str) -> (Option<i32>, String) {
 async fn a_missing_or_wrong_data_key_stops_start_up_with_status_2() {
     let dir = TempDir::new();
     let short = STANDARD.encode([7u8; 16]);
-    let good = edgeauth::auth::keys::generate_data_key_base64().expect("data key");
+    let good = edgeauth::auth::data_keys::generate_data_key_base64().expect("data key");
     let missing = dir.0.join("no-such.key").display().to_string();
     let cases = [
         ("missing file", missing.clone()),
@@ -175,7 +175,7 @@ async fn a_missing_or_wrong_data_key_stops_start_up_with_status_2() {
 
 /// Two data key files (old and new) in a directory that outlives servers.
 fn two_keys(dir: &TempDir) -> (String, String) {
-    let key = || edgeauth::auth::keys::generate_data_key_base64().expect("data key");
+    let key = || edgeauth::auth::data_keys::generate_data_key_base64().expect("data key");
     (
         dir.write("old.key", &key()).display().to_string(),
         dir.write("new.key", &key()).display().to_string(),

@@ -227,7 +227,7 @@ impl Process {
         );
         let data = dir.write(
             "data.key",
-            &edgeauth::auth::keys::generate_data_key_base64().unwrap(),
+            &edgeauth::auth::data_keys::generate_data_key_base64().unwrap(),
         );
         let mut child = Command::new(env!("CARGO_BIN_EXE_edgeauth"))
             .arg("serve")

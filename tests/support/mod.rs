@@ -368,7 +368,7 @@ impl TestServer {
         let key = dir.write("signing.pem", &signing_pem);
         let data_key = dir.write(
             "data.key",
-            &edgeauth::auth::keys::generate_data_key_base64().expect("data key"),
+            &edgeauth::auth::data_keys::generate_data_key_base64().expect("data key"),
         );
         let mut map: HashMap<String, String> = BASE
             .iter()
