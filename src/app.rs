@@ -123,29 +123,7 @@ impl App {
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
-        let store = Store::new(&StoreConfig {
-            url: url.clone(),
-            cluster_nodes: config.redis_cluster_nodes.clone(),
-            prefix: config.redis_prefix.clone(),
-            pool_size: config.redis_pool_size,
-            op_timeout: config.redis_timeout,
-            session_cache_ttl: config.verify_cache_ttl,
-            session_cache_entries: config.verify_cache_entries,
-            // Tickets are named in Redis by a MAC under this key, never by themselves.
-            ticket_keys: data_keys
-                .seal_key_material(TICKET_INFO)
-                .into_iter()
-                .map(|(_, key)| key)
-                .collect(),
-            events_maxlen: config.events_maxlen,
-        })
-        .map_err(|e| {
-            let var = match config.redis_cluster_nodes.is_empty() {
-                true => "EDGEAUTH_REDIS_URL",
-                false => "EDGEAUTH_REDIS_CLUSTER_NODES",
-            };
-            BuildError::Config(format!("{var}: {e}"))
-        })?;
+        let store = open_store(&config, url, &data_keys).map_err(BuildError::Config)?;
 
         let jwt = if config.jwt_key_files.is_empty() {
             JwtKeys::ephemeral()
@@ -260,4 +238,36 @@ impl App {
         self.store.emit(&event).await?;
         Ok(())
     }
+}
+
+/// The store of `config` (one Redis at `url`, or the cluster nodes), for the
+/// server and for `edgeauth rekey`; an error names the variable.
+pub(crate) fn open_store(
+    config: &Config,
+    url: &str,
+    data_keys: &DataKeys,
+) -> Result<Store, String> {
+    Store::new(&StoreConfig {
+        url: url.to_owned(),
+        cluster_nodes: config.redis_cluster_nodes.clone(),
+        prefix: config.redis_prefix.clone(),
+        pool_size: config.redis_pool_size,
+        op_timeout: config.redis_timeout,
+        session_cache_ttl: config.verify_cache_ttl,
+        session_cache_entries: config.verify_cache_entries,
+        // Tickets are named in Redis by a MAC under this key, never by themselves.
+        ticket_keys: data_keys
+            .seal_key_material(TICKET_INFO)
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect(),
+        events_maxlen: config.events_maxlen,
+    })
+    .map_err(|e| {
+        let var = match config.redis_cluster_nodes.is_empty() {
+            true => "EDGEAUTH_REDIS_URL",
+            false => "EDGEAUTH_REDIS_CLUSTER_NODES",
+        };
+        format!("{var}: {e}")
+    })
 }

@@ -15,13 +15,13 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::app::{BuildError, read_files};
-use crate::auth::data_keys::{DataKeys, TICKET_INFO};
+use crate::app::{BuildError, open_store, read_files};
+use crate::auth::data_keys::DataKeys;
 use crate::auth::recovery::{DigestKey, RecoveryHasher};
 use crate::auth::seal::Sealer;
 use crate::config::{Config, RedisTarget};
 use crate::store::rekey::{AccountScan, SealedField};
-use crate::store::{Store, StoreConfig, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Tries per value when servers keep changing it under us (each one re-reads it).
 const CAS_TRIES: u32 = 5;
@@ -113,29 +113,7 @@ pub async fn run(config: &Config) -> Result<Report, RekeyError> {
         })?;
     let keys = DataKeys::from_files(&files)
         .map_err(|e| RekeyError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
-    let store = Store::new(&StoreConfig {
-        url: url.clone(),
-        cluster_nodes: config.redis_cluster_nodes.clone(),
-        prefix: config.redis_prefix.clone(),
-        pool_size: 1,
-        op_timeout: config.redis_timeout,
-        session_cache_ttl: std::time::Duration::ZERO,
-        session_cache_entries: 0,
-        // Not used by the walk, but the key layout names tickets by them.
-        ticket_keys: keys
-            .seal_key_material(TICKET_INFO)
-            .into_iter()
-            .map(|(_, key)| key)
-            .collect(),
-        events_maxlen: config.events_maxlen,
-    })
-    .map_err(|e| {
-        let var = match config.redis_cluster_nodes.is_empty() {
-            true => "EDGEAUTH_REDIS_URL",
-            false => "EDGEAUTH_REDIS_CLUSTER_NODES",
-        };
-        RekeyError::Config(format!("{var}: {e}"))
-    })?;
+    let store = open_store(config, url, &keys).map_err(RekeyError::Config)?;
     rekey(&store, &keys.totp_sealer(), &keys.recovery_hasher()).await
 }
 

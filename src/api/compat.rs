@@ -48,10 +48,8 @@ use crate::app::App;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, no_content};
-use crate::ops::credentials::{
-    SignIn, check_new_password, checked_code, parse_ticket, valid_email,
-};
-use crate::ops::login::{self, PasswordSignIn};
+use crate::ops::credentials::{check_new_password, checked_code, parse_ticket, valid_email};
+use crate::ops::login;
 use crate::ops::tokens::{self, LogoutScope};
 use crate::ops::{account, activate, email};
 
@@ -84,25 +82,7 @@ pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
     let delivery = requested_delivery(req)?;
     let body: HbpLogin = req.json()?;
     let email = valid_email(&body.email)?;
-    let client = RequestClient::of(app, req);
-    let device = wire::known_device(app, req, &email);
-    let outcome = login::password(
-        app,
-        PasswordSignIn {
-            email: &email,
-            password: &body.password,
-            client: client.get(),
-            known_device: device.as_ref().map(|d| d.0.as_str()),
-            now_ms: clock::now_ms(),
-        },
-    )
-    .await?;
-    let mut response = match outcome {
-        SignIn::Tokens(tokens) => token_response(app, &tokens, delivery)?,
-        SignIn::MfaRequired { ticket } => wire::mfa_required_response(ticket),
-    };
-    wire::remember_device(app, &mut response, &email, device.as_ref(), delivery);
-    Ok(response)
+    wire::password_sign_in(app, req, &email, &body.password, delivery).await
 }
 
 /// HBP's second login step (`cookie` is read by [`requested_delivery`]).

@@ -10,15 +10,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::account::Credentials;
-use crate::api::wire::{
-    self, Delivery, REFRESH_COOKIE, RequestClient, clearing_refresh_cookie, token_response,
-};
+use crate::api::wire::{self, Delivery, REFRESH_COOKIE, clearing_refresh_cookie, token_response};
 use crate::app::App;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, no_content};
-use crate::ops::credentials::{SignIn, valid_email};
-use crate::ops::login::{self, PasswordSignIn};
+use crate::ops::credentials::valid_email;
 use crate::ops::sessions;
 use crate::ops::tokens::{self, LogoutScope};
 
@@ -38,31 +35,7 @@ pub struct SessionId {
 pub async fn login(app: &App, req: &Request) -> ApiResult<Response> {
     let body: Credentials = req.json()?;
     let email = valid_email(&body.email)?;
-    let client = RequestClient::of(app, req);
-    let device = wire::known_device(app, req, &email);
-    let outcome = login::password(
-        app,
-        PasswordSignIn {
-            email: &email,
-            password: &body.password,
-            client: client.get(),
-            known_device: device.as_ref().map(|d| d.0.as_str()),
-            now_ms: clock::now_ms(),
-        },
-    )
-    .await?;
-    let mut response = match outcome {
-        SignIn::Tokens(tokens) => token_response(app, &tokens, Delivery::Cookie)?,
-        SignIn::MfaRequired { ticket } => wire::mfa_required_response(ticket),
-    };
-    wire::remember_device(
-        app,
-        &mut response,
-        &email,
-        device.as_ref(),
-        Delivery::Cookie,
-    );
-    Ok(response)
+    wire::password_sign_in(app, req, &email, &body.password, Delivery::Cookie).await
 }
 
 /// The refresh token of a request: the cookie, else the JSON body. A

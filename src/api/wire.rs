@@ -18,7 +18,7 @@ use crate::config::SameSite;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, json_response, rate_subject};
 use crate::ops::common::{self, Caller, Client};
-use crate::ops::credentials::{self, Tokens};
+use crate::ops::credentials::{self, SignIn, Tokens};
 
 /// Name of the refresh-token cookie (seed API).
 pub const REFRESH_COOKIE: &str = "refresh_token";
@@ -235,4 +235,35 @@ pub fn refresh_failed(app: &App, error: Error) -> ApiResult<Response> {
         )),
         other => Err(other),
     }
+}
+
+/// The password step of a sign-in for either adapter: the operation with this
+/// request's client and device cookie, answered with the tokens (handed out as
+/// `delivery` says) or the MFA ticket, and the device cookie set or renewed.
+pub async fn password_sign_in(
+    app: &App,
+    req: &Request,
+    email: &str,
+    password: &str,
+    delivery: Delivery,
+) -> ApiResult<Response> {
+    let client = RequestClient::of(app, req);
+    let device = known_device(app, req, email);
+    let outcome = crate::ops::login::password(
+        app,
+        crate::ops::login::PasswordSignIn {
+            email,
+            password,
+            client: client.get(),
+            known_device: device.as_ref().map(|d| d.0.as_str()),
+            now_ms: crate::clock::now_ms(),
+        },
+    )
+    .await?;
+    let mut response = match outcome {
+        SignIn::Tokens(tokens) => token_response(app, &tokens, delivery)?,
+        SignIn::MfaRequired { ticket } => mfa_required_response(ticket),
+    };
+    remember_device(app, &mut response, email, device.as_ref(), delivery);
+    Ok(response)
 }
