@@ -10,9 +10,10 @@
 --          (left alone), or the account is gone, has MFA off, or an active
 --          secret other than ARGV[1] (MFA changed meanwhile: the record is
 --          deleted);
---          "wrong_code" when no step matched or the step is <= mfa_step
---          (replay): attempts += 1, and the record is deleted once attempts
---          reaches ARGV[3] (the next try is "invalid_ticket");
+--          "wrong_code" when no step matched, "replayed" when the step is
+--          <= mfa_step (a code already used, or an older one): either way
+--          attempts += 1, and the record is deleted once attempts reaches
+--          ARGV[3] (the next try is "invalid_ticket");
 --          "accepted": record deleted (single use), mfa_step = ARGV[2].
 if redis.call('HGET', KEYS[1], 'purpose') ~= 'mfa' then
   return 'invalid_ticket'
@@ -26,6 +27,9 @@ local step = tonumber(ARGV[2])
 if not step or step <= tonumber(account[3] or '-1') then
   if redis.call('HINCRBY', KEYS[1], 'attempts', 1) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[1])
+  end
+  if step then
+    return 'replayed'
   end
   return 'wrong_code'
 end

@@ -22,6 +22,9 @@ pub enum Error {
     AccountInactive,
     InvalidTicket,
     InvalidCode,
+    /// A TOTP code of a time step already accepted for the account: the
+    /// same `invalid_code` as a wrong one, but the message says to wait.
+    ReplayedCode,
     InvalidToken,
     InvalidRefreshToken,
     MfaAlreadyEnabled,
@@ -86,6 +89,11 @@ impl Error {
                 StatusCode::UNAUTHORIZED,
                 "invalid_code",
                 "The code is wrong.",
+            ),
+            ReplayedCode => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                "This code was already used; wait for the next one.",
             ),
             InvalidToken => (
                 StatusCode::UNAUTHORIZED,

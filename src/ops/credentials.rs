@@ -270,8 +270,9 @@ pub async fn issue_login_ticket(
 ///
 /// A slot is taken *before* the code is checked (looking first and counting
 /// after would let many parallel guesses all pass the look), and given back
-/// unless the check ended in `invalid_code`: only wrong codes use up the
-/// budget, and each one emits `mfa.failed` (the account, never the code).
+/// unless the check ended in `invalid_code`: only wrong (or replayed) codes
+/// use up the budget, and each one emits `mfa.failed` (the account, never the
+/// code).
 /// Past the budget every check is `429` with `Retry-After`, a right code
 /// included — otherwise guessing would simply go on until it hit.
 pub async fn second_factor<T>(
@@ -285,7 +286,7 @@ pub async fn second_factor<T>(
     enforce_rate(app, MFA_BUDGET, &subject, rate, true).await?;
     let result = check.await;
     match &result {
-        Err(Error::InvalidCode) => {
+        Err(Error::InvalidCode | Error::ReplayedCode) => {
             app.emit(common::event(
                 EventKind::MfaFailed,
                 Some(account),
@@ -327,8 +328,8 @@ pub fn change_result(change: MfaChange) -> ApiResult<()> {
         MfaChange::AlreadyEnabled => Err(Error::MfaAlreadyEnabled),
         MfaChange::NotEnabled => Err(Error::MfaNotEnabled),
         MfaChange::NotGenerated => Err(Error::MfaNotGenerated),
-        // The step was accepted before: a replayed code is a wrong code.
-        MfaChange::Replayed => Err(Error::InvalidCode),
+        // The step was accepted before: refused like a wrong code, with its own message.
+        MfaChange::Replayed => Err(Error::ReplayedCode),
     }
 }
 

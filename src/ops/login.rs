@@ -169,7 +169,7 @@ async fn finish(
 ) -> ApiResult<Tokens> {
     app.metrics.outcome(match outcome {
         MfaLogin::Accepted => Outcome::MfaSuccess,
-        MfaLogin::WrongCode | MfaLogin::InvalidTicket => Outcome::MfaFailure,
+        MfaLogin::WrongCode | MfaLogin::Replayed | MfaLogin::InvalidTicket => Outcome::MfaFailure,
     });
     match outcome {
         MfaLogin::Accepted => start_session(app, account, credential_version, client, now_ms)
@@ -179,6 +179,7 @@ async fn finish(
                 other => other,
             }),
         MfaLogin::WrongCode => Err(Error::InvalidCode),
+        MfaLogin::Replayed => Err(Error::ReplayedCode),
         MfaLogin::InvalidTicket => Err(Error::InvalidTicket),
     }
 }

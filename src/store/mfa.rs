@@ -53,6 +53,9 @@ pub enum MfaLogin {
     Accepted,
     /// Counted against the ticket; the try that reaches the limit also burns it.
     WrongCode,
+    /// The code matched a time step already accepted for the account (or an older one): counted
+    /// and burning exactly like a wrong code, told apart only so the answer can say why.
+    Replayed,
     /// Unknown, expired, spent, burned, of another purpose, or MFA changed meanwhile.
     InvalidTicket,
 }
@@ -72,6 +75,7 @@ fn parse_login(reply: &str) -> StoreResult<MfaLogin> {
     match reply {
         "accepted" => Ok(MfaLogin::Accepted),
         "wrong_code" => Ok(MfaLogin::WrongCode),
+        "replayed" => Ok(MfaLogin::Replayed),
         "invalid_ticket" => Ok(MfaLogin::InvalidTicket),
         other => Err(bad_reply(format!("mfa login status {other:?}"))),
     }
@@ -254,7 +258,7 @@ impl Store {
     ///   account `mfa` absent or != sealed_active → InvalidTicket (MFA was turned off or changed
     ///   meanwhile; the record is deleted)
     ///   step None or step <= mfa_step (replay) → attempts += 1; attempts >= max_attempts → DEL
-    ///   record; → WrongCode
+    ///   record; → WrongCode (step None) or Replayed
     ///   else → DEL record, mfa_step = step → Accepted
     pub async fn mfa_login_totp(
         &self,

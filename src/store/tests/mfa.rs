@@ -355,15 +355,20 @@ async fn five_wrong_codes_burn_the_ticket() {
     let mut raw = redis.raw().await;
     let id = with_mfa(&store, "w@example.com").await;
     let t = ticket(&store, id).await;
-    // No match, a replay of the last accepted step, an older step: all wrong, all counted.
-    let wrong = [None, Some(S), Some(S - 1), None];
-    for (i, step) in wrong.into_iter().enumerate() {
+    // No match, a replay of the last accepted step, an older step: all refused, all counted.
+    let wrong = [
+        (None, MfaLogin::WrongCode),
+        (Some(S), MfaLogin::Replayed),
+        (Some(S - 1), MfaLogin::Replayed),
+        (None, MfaLogin::WrongCode),
+    ];
+    for (i, (step, expected)) in wrong.into_iter().enumerate() {
         assert_eq!(
             store
                 .mfa_login_totp(t, id, "active", step, MAX)
                 .await
                 .unwrap(),
-            MfaLogin::WrongCode
+            expected
         );
         let attempts: String = raw
             .hget(store.keys().ticket(id, t), "attempts")
@@ -396,7 +401,7 @@ async fn five_wrong_codes_burn_the_ticket() {
 }
 
 #[tokio::test]
-async fn a_right_code_spends_the_ticket_once_and_a_replayed_step_is_wrong() {
+async fn a_right_code_spends_the_ticket_once_and_a_replayed_step_is_refused() {
     let redis = TestRedis::start();
     let store = redis.store();
     let id = with_mfa(&store, "ok@example.com").await;
@@ -406,7 +411,7 @@ async fn a_right_code_spends_the_ticket_once_and_a_replayed_step_is_wrong() {
             .mfa_login_totp(t, id, "active", Some(S), MAX)
             .await
             .unwrap(),
-        MfaLogin::WrongCode,
+        MfaLogin::Replayed,
         "the enabling step was accepted already"
     );
     assert_eq!(
@@ -432,7 +437,7 @@ async fn a_right_code_spends_the_ticket_once_and_a_replayed_step_is_wrong() {
             .mfa_login_totp(t2, id, "active", Some(S + 1), MAX)
             .await
             .unwrap(),
-        MfaLogin::WrongCode
+        MfaLogin::Replayed
     );
     // The ticket must be presented with its own account.
     let other = with_mfa(&store, "other@example.com").await;
