@@ -729,17 +729,87 @@ mod tests {
         assert_eq!(c.sessions_per_account, 50);
     }
 
+    /// The README's configuration table as (variable, documented default):
+    /// a row names one or more variables (`A`, `B`) and gives their defaults
+    /// in the same order (`17` / `8` / `1`; one cell for all of them when it
+    /// has no " / "). A default is the first `code span` of its part; a part
+    /// without one (`–`, `– (required)`, `cores`) documents no default.
+    fn readme_settings_table(readme: &str) -> Vec<(String, Option<String>)> {
+        fn code_spans(text: &str) -> Vec<&str> {
+            text.split('`').skip(1).step_by(2).collect()
+        }
+        let start = readme
+            .find("| Variable | Default | Meaning |")
+            .expect("the README's configuration table");
+        let mut rows = Vec::new();
+        for line in readme[start..].lines().skip(2) {
+            let Some(row) = line.strip_prefix('|') else {
+                break;
+            };
+            let cells: Vec<&str> = row.split(" | ").map(str::trim).collect();
+            assert!(cells.len() >= 3, "a malformed row: {line}");
+            let vars = code_spans(cells[0]);
+            let parts: Vec<&str> = cells[1].split(" / ").collect();
+            assert!(
+                parts.len() == 1 || parts.len() == vars.len(),
+                "{} defaults for {} variables: {line}",
+                parts.len(),
+                vars.len()
+            );
+            for (i, var) in vars.iter().enumerate() {
+                let part = parts[if parts.len() == 1 { 0 } else { i }];
+                let default = code_spans(part).first().map(|d| (*d).to_owned());
+                rows.push(((*var).to_owned(), default));
+            }
+        }
+        rows
+    }
+
     #[test]
     fn every_setting_is_documented_in_the_readme() {
-        let readme = include_str!("../README.md");
+        let table = readme_settings_table(include_str!("../README.md"));
         for s in SETTINGS {
-            assert!(
-                readme.contains(&format!("| `{}`", s.var))
-                    || readme.contains(&format!(", `{}`", s.var)),
-                "{} is not in the README's configuration table",
+            let rows: Vec<_> = table.iter().filter(|(var, _)| var == s.var).collect();
+            assert_eq!(
+                rows.len(),
+                1,
+                "{} must have one row in the README's configuration table",
+                s.var
+            );
+            assert_eq!(
+                rows[0].1.as_deref(),
+                s.default,
+                "the README's default of {} differs from `edgeauth serve --help`",
                 s.var
             );
         }
+        for (var, _) in &table {
+            assert!(
+                SETTINGS.iter().any(|s| s.var == var),
+                "the README documents {var}, which is no setting"
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_settings_table_reader_sees_drift() {
+        let readme = "| Variable | Default | Meaning |\n|---|---|---|\n\
+                      | `A` | `0.0.0.0:1` (`--dev`: `x`) | a |\n\
+                      | `B`, `C` | `17` / `8` | b |\n\
+                      | `D`, `E` | – | d |\n\
+                      | `F` | – (required) | f |\n\n| other | table |\n";
+        let some = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            readme_settings_table(readme),
+            vec![
+                ("A".to_owned(), some("0.0.0.0:1")),
+                ("B".to_owned(), some("17")),
+                ("C".to_owned(), some("8")),
+                ("D".to_owned(), None),
+                ("E".to_owned(), None),
+                ("F".to_owned(), None),
+            ]
+        );
     }
 
     #[test]
