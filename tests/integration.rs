@@ -25,6 +25,8 @@
 //! - `mfa_login`   — the second login step: ticket burning, concurrency, other tickets
 //! - `mfa_recovery` — recovery codes
 //! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
+//! - `mfa_replay`  — a replayed TOTP code: its own message, counted like a wrong code
+//! - `readme`      — the README's curl walk-through, run as written against `serve --dev`
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
@@ -73,12 +75,16 @@ mod mfa_enrolment;
 mod mfa_login;
 #[path = "integration/mfa_recovery.rs"]
 mod mfa_recovery;
+#[path = "integration/mfa_replay.rs"]
+mod mfa_replay;
 #[path = "integration/mfa_secrets.rs"]
 mod mfa_secrets;
 #[path = "integration/openapi.rs"]
 mod openapi;
 #[path = "integration/operations.rs"]
 mod operations;
+#[path = "integration/readme.rs"]
+mod readme;
 #[path = "integration/resilience.rs"]
 mod resilience;
 #[path = "integration/self_service.rs"]
