@@ -178,4 +178,65 @@ mod tests {
             assert_eq!(kind.stream(), Stream::Events, "{}", kind.as_str());
         }
     }
+
+    /// Every kind. The match makes a new variant a compile error here, as a
+    /// reminder to list it (and so to check the README lists it).
+    fn all_kinds() -> Vec<EventKind> {
+        use EventKind::*;
+        let all = vec![
+            AccountRegistered,
+            AccountExists,
+            AccountActivationRequested,
+            AccountActivated,
+            PasswordResetRequested,
+            PasswordChanged,
+            AccountRemoved,
+            MfaEnabled,
+            MfaDisabled,
+            MfaRecoveryCodeUsed,
+            MfaFailed,
+            EmailChangeRequested,
+            EmailChanged,
+            RefreshTokenReused,
+            LoginFailed,
+            TokensRevoked,
+        ];
+        for kind in &all {
+            match kind {
+                AccountRegistered
+                | AccountExists
+                | AccountActivationRequested
+                | AccountActivated
+                | PasswordResetRequested
+                | PasswordChanged
+                | AccountRemoved
+                | MfaEnabled
+                | MfaDisabled
+                | MfaRecoveryCodeUsed
+                | MfaFailed
+                | EmailChangeRequested
+                | EmailChanged
+                | RefreshTokenReused
+                | LoginFailed
+                | TokensRevoked => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_readme_lists_every_event_type_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("Types:\n")
+            .expect("the README's list of event types");
+        let list = &readme[start..];
+        let list = &list[..list.find("\n\n").unwrap_or(list.len())];
+        let listed: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+        let mut kinds: Vec<&str> = all_kinds().iter().map(|k| k.as_str()).collect();
+        let mut listed_sorted = listed.clone();
+        kinds.sort_unstable();
+        listed_sorted.sort_unstable();
+        assert_eq!(listed_sorted, kinds, "the README's event types: {list}");
+    }
 }
