@@ -147,6 +147,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::expect_used)]
     use super::{EventKind, Stream};
 
     #[test]
