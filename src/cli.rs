@@ -349,8 +349,8 @@ mod tests {
     /// The first error of `serve` with these arguments, as it is printed.
     fn error_line(args: &[&str]) -> String {
         let m = serve_matches(args);
-        let e = Config::parse(&|var| m.get_one::<String>(var).cloned(), m.get_flag("dev"))
-            .unwrap_err();
+        let e =
+            Config::parse(&|var| m.get_one::<String>(var).cloned(), m.get_flag("dev")).unwrap_err();
         as_given(&e.to_string(), &m)
     }
 
@@ -375,7 +375,10 @@ mod tests {
         // A build error naming a variable given by flag, and lines naming no setting.
         let m = serve_matches(&["--dev", "--data-key-file", "/nonexistent/data.key"]);
         assert_eq!(
-            as_given("EDGEAUTH_DATA_KEY_FILE: cannot read /nonexistent/data.key", &m),
+            as_given(
+                "EDGEAUTH_DATA_KEY_FILE: cannot read /nonexistent/data.key",
+                &m
+            ),
             "--data-key-file: cannot read /nonexistent/data.key"
         );
         assert_eq!(

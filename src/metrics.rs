@@ -110,7 +110,10 @@ impl ProcessMetrics {
     fn new() -> Result<ProcessMetrics, prometheus::Error> {
         Ok(ProcessMetrics {
             inner: ProcessCollector::for_self(),
-            cpu: Counter::new(CPU_SECONDS, "Total user and system CPU time spent in seconds.")?,
+            cpu: Counter::new(
+                CPU_SECONDS,
+                "Total user and system CPU time spent in seconds.",
+            )?,
             cpu_lock: Mutex::new(()),
         })
     }
