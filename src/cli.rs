@@ -158,7 +158,7 @@ fn rekey_command(m: &ArgMatches) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("edgeauth rekey: {e}");
+            eprintln!("edgeauth rekey: {}", as_given(&e.to_string(), m));
             match e {
                 RekeyError::Config(_) => ExitCode::from(2),
                 RekeyError::Store(_) | RekeyError::Internal(_) => ExitCode::FAILURE,
