@@ -8,6 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use tokio::net::TcpListener;
 
@@ -73,6 +74,20 @@ fn with_settings(mut command: Command) -> Command {
     command
 }
 
+/// An error line that starts with a setting's variable (`EDGEAUTH_JWT_TTL: ...`), naming the
+/// setting the way the user gave it: its flag (`--jwt-ttl: ...`) when the value came from the
+/// command line, else the variable (set in the environment, or the default).
+fn as_given(line: &str, m: &ArgMatches) -> String {
+    let given = SETTINGS.iter().find_map(|s| {
+        let rest = line.strip_prefix(s.var)?.strip_prefix(':')?;
+        let from_flag = m
+            .try_get_raw(s.var)
+            .is_ok_and(|_| m.value_source(s.var) == Some(ValueSource::CommandLine));
+        from_flag.then(|| format!("--{}:{rest}", s.flag))
+    });
+    given.unwrap_or_else(|| line.to_owned())
+}
+
 /// Runs the command line of the process.
 pub fn run() -> ExitCode {
     let matches = command().get_matches();
@@ -116,7 +131,7 @@ fn rekey_command(m: &ArgMatches) -> ExitCode {
     let config = match Config::parse(&|var| m.get_one::<String>(var).cloned(), false) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("edgeauth: {e}");
+            eprintln!("edgeauth: {}", as_given(&e.to_string(), m));
             return ExitCode::from(2);
         }
     };
@@ -143,7 +158,7 @@ fn rekey_command(m: &ArgMatches) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("edgeauth rekey: {e}");
+            eprintln!("edgeauth rekey: {}", as_given(&e.to_string(), m));
             match e {
                 RekeyError::Config(_) => ExitCode::from(2),
                 RekeyError::Store(_) | RekeyError::Internal(_) => ExitCode::FAILURE,
@@ -175,7 +190,7 @@ fn serve(m: &ArgMatches) -> ExitCode {
     let config = match Config::parse(&|var| m.get_one::<String>(var).cloned(), dev) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("edgeauth: {e}");
+            eprintln!("edgeauth: {}", as_given(&e.to_string(), m));
             return ExitCode::from(2);
         }
     };
@@ -193,8 +208,9 @@ fn serve(m: &ArgMatches) -> ExitCode {
     match runtime.block_on(serve_until_signal(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("edgeauth: {e}");
+            // One line on stderr, like a bad setting: not also a log line on stdout, which
+            // would report the same failure twice.
+            eprintln!("edgeauth: {}", as_given(&e.to_string(), m));
             match e {
                 BuildError::Config(_) => ExitCode::from(2),
                 BuildError::Other(_) => ExitCode::FAILURE,
@@ -203,7 +219,8 @@ fn serve(m: &ArgMatches) -> ExitCode {
     }
 }
 
-/// Logs go to stdout through a background writer: request threads hand a
+/// Logs go to stdout — one JSON object per line, or with `--dev` readable
+/// text for the person at the terminal — through a background writer: request threads hand a
 /// formatted line to a queue instead of taking the stdout lock and making a
 /// write call each, and the writer batches what has queued up into one
 /// write. Lines are dropped (never blocking a request) only if 128k of them
@@ -270,9 +287,35 @@ async fn serve_with(config: Config) -> Result<(), BuildError> {
         admin = %admin_addr.map_err(|e| BuildError::Other(e.to_string()))?,
         "listening"
     );
+    let redis_watch = tokio::spawn(report_redis_at_start(app.clone()));
     server::serve(app, public, admin, shutdown_signal()).await;
+    redis_watch.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says once, at start, when Redis does not answer: the server runs anyway
+/// (answering 503 where it needs Redis, and `/readyz` failing) and the
+/// connections retry by themselves. Then PINGs, backing off, until Redis
+/// answers, and says that once too. A background task of its own: no
+/// request waits for it or pays for it.
+async fn report_redis_at_start(app: App) {
+    let Err(e) = app.store.ping().await else {
+        return;
+    };
+    tracing::warn!(
+        error = %e,
+        "Redis does not answer: edgeauth answers 503 until it does, and retries by itself"
+    );
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        if app.store.ping().await.is_ok() {
+            tracing::info!("Redis answers: serving");
+            return;
+        }
+    }
 }
 
 /// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
@@ -288,5 +331,65 @@ async fn shutdown_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn serve_matches(args: &[&str]) -> ArgMatches {
+        let mut argv = vec!["edgeauth", "serve"];
+        argv.extend(args);
+        let matches = command().try_get_matches_from(argv).unwrap();
+        matches.subcommand_matches("serve").unwrap().clone()
+    }
+
+    /// The first error of `serve` with these arguments, as it is printed.
+    fn error_line(args: &[&str]) -> String {
+        let m = serve_matches(args);
+        let e =
+            Config::parse(&|var| m.get_one::<String>(var).cloned(), m.get_flag("dev")).unwrap_err();
+        as_given(&e.to_string(), &m)
+    }
+
+    #[test]
+    fn a_bad_flag_is_named_as_a_flag() {
+        let line = error_line(&["--dev", "--jwt-ttl", "banana"]);
+        assert!(line.starts_with("--jwt-ttl: "), "{line}");
+        assert!(line.contains("banana"), "{line}");
+        let line = error_line(&["--dev", "--listen=nowhere"]);
+        assert!(line.starts_with("--listen: "), "{line}");
+        let line = error_line(&["--dev", "--scrypt-log-n", "40"]);
+        assert!(line.starts_with("--scrypt-log-n: "), "{line}");
+    }
+
+    #[test]
+    fn a_setting_not_given_as_a_flag_is_named_as_a_variable() {
+        // Missing outright (its variable is what the user has to set, or the flag).
+        if std::env::var_os("EDGEAUTH_JWT_KEY_FILES").is_none() {
+            let line = error_line(&[]);
+            assert!(line.starts_with("EDGEAUTH_JWT_KEY_FILES: "), "{line}");
+        }
+        // A build error naming a variable given by flag, and lines naming no setting.
+        let m = serve_matches(&["--dev", "--data-key-file", "/nonexistent/data.key"]);
+        assert_eq!(
+            as_given(
+                "EDGEAUTH_DATA_KEY_FILE: cannot read /nonexistent/data.key",
+                &m
+            ),
+            "--data-key-file: cannot read /nonexistent/data.key"
+        );
+        assert_eq!(
+            as_given("EDGEAUTH_JWT_TTL: \"x\" is not a duration", &m),
+            "EDGEAUTH_JWT_TTL: \"x\" is not a duration"
+        );
+        assert_eq!(as_given("cannot start", &m), "cannot start");
+        // A prefix of a longer variable is not mistaken for it.
+        assert_eq!(
+            as_given("EDGEAUTH_DATA_KEY_FILES: x", &m),
+            "EDGEAUTH_DATA_KEY_FILES: x"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Configuration: every `EDGEAUTH_*` setting, its flag, default and help
 //! text in one table, and the parsing of raw strings into a typed [`Config`].
 //!
-//! Parsing does no I/O (key files are read later, by `app`), and reads its
+//! Parsing does no I/O (key files are read later, by `app`) but for resolving
+//! a host name in a listen address (`localhost:8080`), and reads its
 //! input through a lookup function so tests feed a map instead of touching
 //! the process environment. Every error names the variable it came from;
 //! `main` turns it into one line and exit status 2.
@@ -474,9 +475,27 @@ fn parse_redirect_url(v: &str) -> Result<String, String> {
     }
 }
 
+/// An IP literal with a port (`0.0.0.0:8080`, `[::1]:8080`) as is, or a host
+/// name with a port (`localhost:8080`) resolved once, here, to its first
+/// address: the one place parsing touches the outside world.
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
-    v.parse()
-        .map_err(|_| format!("{v:?} is not an address like 0.0.0.0:8080"))
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    let bad = || format!("{v:?} is not an address like 0.0.0.0:8080 or localhost:8080");
+    // Without a `:port` there is nothing to resolve (and `ToSocketAddrs` would say so less
+    // clearly).
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+        _ => return Err(bad()),
+    }
+    let mut addrs = v
+        .to_socket_addrs()
+        .map_err(|e| format!("{v:?} does not resolve: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("{v:?} resolves to no address"))
 }
 
 fn positive(var: &'static str, d: Duration) -> Result<Duration, ConfigError> {
@@ -1004,6 +1023,36 @@ mod tests {
             ]),
             None
         );
+    }
+
+    #[test]
+    fn listen_addresses_take_host_names() {
+        let with = |var: &'static str, value: &'static str| {
+            let mut pairs = minimal();
+            pairs.push((var, value));
+            Config::from_map(&map(&pairs), false)
+        };
+        let c = with("EDGEAUTH_LISTEN", "localhost:8080").unwrap();
+        assert!(c.listen.ip().is_loopback(), "{}", c.listen);
+        assert_eq!(c.listen.port(), 8080);
+        let c = with("EDGEAUTH_ADMIN_LISTEN", "localhost:9000").unwrap();
+        assert!(c.admin_listen.ip().is_loopback(), "{}", c.admin_listen);
+        assert_eq!(c.admin_listen.port(), 9000);
+        // IP literals stay as written.
+        let c = with("EDGEAUTH_LISTEN", "[::1]:8081").unwrap();
+        assert_eq!(c.listen.to_string(), "[::1]:8081");
+        // A name that does not resolve, or no port: an error naming the setting.
+        for (var, value) in [
+            ("EDGEAUTH_LISTEN", "no-such-host.invalid:8080"),
+            ("EDGEAUTH_ADMIN_LISTEN", "no-such-host.invalid:9090"),
+            ("EDGEAUTH_LISTEN", "localhost"),
+            ("EDGEAUTH_LISTEN", "localhost:http"),
+            ("EDGEAUTH_LISTEN", ":8080"),
+        ] {
+            let err = with(var, value).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.message.contains(value), "{err}");
+        }
     }
 
     #[test]

@@ -5,14 +5,22 @@
 //! typed enums for outcomes. Counters are resolved once where the label set
 //! is fixed. Gauges that mirror other components (hash queue, Redis pool)
 //! are read when `/metrics` is scraped.
+//!
+//! The `process_*` families come from the prometheus crate's process
+//! collector, except `process_cpu_seconds_total`: that one counts whole
+//! seconds there (an `IntCounter`), so a replica that used 0.7 s of CPU would
+//! report 0. [`ProcessMetrics`] replaces it with the same name and type in
+//! fractions of a second.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
+use prometheus::core::{Collector, Desc};
+use prometheus::process_collector::ProcessCollector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder, proto,
 };
 
 /// What happened to an authentication attempt.
@@ -82,6 +90,69 @@ pub struct Metrics {
     /// `redis_errors` follows the store's own count; this is the last value seen.
     redis_errors_seen: Mutex<u64>,
     redis_pool: IntGaugeVec,
+    redis_pool_max: IntGauge,
+}
+
+/// The name of the one process metric [`ProcessMetrics`] computes itself.
+const CPU_SECONDS: &str = "process_cpu_seconds_total";
+
+/// The prometheus crate's process collector (memory, file descriptors,
+/// threads, start time) with `process_cpu_seconds_total` in fractional
+/// seconds instead of its whole ones.
+struct ProcessMetrics {
+    inner: ProcessCollector,
+    cpu: Counter,
+    /// Serialises the read-and-advance of `cpu` between concurrent scrapes.
+    cpu_lock: Mutex<()>,
+}
+
+impl ProcessMetrics {
+    fn new() -> Result<ProcessMetrics, prometheus::Error> {
+        Ok(ProcessMetrics {
+            inner: ProcessCollector::for_self(),
+            cpu: Counter::new(
+                CPU_SECONDS,
+                "Total user and system CPU time spent in seconds.",
+            )?,
+            cpu_lock: Mutex::new(()),
+        })
+    }
+
+    /// User plus system CPU time of this process so far, in seconds.
+    fn cpu_seconds() -> Option<f64> {
+        let stat = procfs::process::Process::myself().ok()?.stat().ok()?;
+        let ticks = procfs::ticks_per_second().max(1);
+        Some((stat.utime + stat.stime) as f64 / ticks as f64)
+    }
+}
+
+impl Collector for ProcessMetrics {
+    fn desc(&self) -> Vec<&Desc> {
+        self.inner
+            .desc()
+            .into_iter()
+            .filter(|d| d.fq_name != CPU_SECONDS)
+            .chain(self.cpu.desc())
+            .collect()
+    }
+
+    fn collect(&self) -> Vec<proto::MetricFamily> {
+        if let (Some(total), Ok(_guard)) = (Self::cpu_seconds(), self.cpu_lock.lock()) {
+            // A counter only moves forward: add what was used since the last scrape.
+            let delta = total - self.cpu.get();
+            if delta > 0.0 {
+                self.cpu.inc_by(delta);
+            }
+        }
+        let mut families: Vec<proto::MetricFamily> = self
+            .inner
+            .collect()
+            .into_iter()
+            .filter(|f| f.name() != CPU_SECONDS)
+            .collect();
+        families.extend(self.cpu.collect());
+        families
+    }
 }
 
 fn method_label(method: &Method) -> &'static str {
@@ -146,9 +217,13 @@ impl Metrics {
         let redis_pool = IntGaugeVec::new(
             Opts::new(
                 "edgeauth_redis_pool_connections",
-                "Redis connections (open, max) and operations using them (in_use)",
+                "Redis connections (open) and operations using them (in_use)",
             ),
             &["state"],
+        )?;
+        let redis_pool_max = IntGauge::new(
+            "edgeauth_redis_pool_connections_max",
+            "Redis connections this replica opens at most (EDGEAUTH_REDIS_POOL_SIZE)",
         )?;
         let build_info = IntGaugeVec::new(
             Opts::new("edgeauth_build_info", "Always 1; labelled with the version"),
@@ -165,10 +240,9 @@ impl Metrics {
         registry.register(Box::new(hash_queue.clone()))?;
         registry.register(Box::new(redis_errors.clone()))?;
         registry.register(Box::new(redis_pool.clone()))?;
+        registry.register(Box::new(redis_pool_max.clone()))?;
         registry.register(Box::new(build_info))?;
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        registry.register(Box::new(ProcessMetrics::new()?))?;
         Ok(Metrics {
             registry,
             requests,
@@ -179,6 +253,7 @@ impl Metrics {
             redis_errors,
             redis_errors_seen: Mutex::new(0),
             redis_pool,
+            redis_pool_max,
         })
     }
 
@@ -218,13 +293,14 @@ impl Metrics {
         }
         for (state, value) in [
             ("open", snapshot.redis_connections),
-            ("max", snapshot.redis_connections),
             ("in_use", snapshot.redis_in_flight),
         ] {
             self.redis_pool
                 .with_label_values(&[state])
                 .set(value as i64);
         }
+        // The pool is fixed in size: its limit is what it holds.
+        self.redis_pool_max.set(snapshot.redis_connections as i64);
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
@@ -268,10 +344,14 @@ mod tests {
             "edgeauth_password_hash_queue_depth 2",
             "edgeauth_redis_errors_total 5",
             r#"edgeauth_redis_pool_connections{state="in_use"} 2"#,
+            "edgeauth_redis_pool_connections_max 4",
+            "# TYPE process_cpu_seconds_total counter",
             r#"edgeauth_build_info{version=""#,
             "edgeauth_http_request_duration_seconds_bucket",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+        assert!(!text.contains(r#"state="max""#), "{text}");
+        assert_eq!(text.matches("# TYPE process_cpu_seconds_total").count(), 1);
     }
 }

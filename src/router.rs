@@ -278,6 +278,15 @@ fn find(table: &'static [RouteSpec], listener: Listener, path: &str) -> Option<&
         .find(|s| s.path == path && s.serves.includes(listener))
 }
 
+/// The template of a known path on a listener whatever the method (the
+/// metric label of a `405`: the path is one of ours, only the method is
+/// not), or `None` for an unknown path.
+pub fn template_of(listener: Listener, path: &str, hbp_compat: bool) -> Option<&'static str> {
+    find(ROUTES, listener, path)
+        .or_else(|| find(COMPAT_ROUTES, listener, path).filter(|_| hbp_compat))
+        .map(|s| s.path)
+}
+
 /// Finds the route for a path on a listener, checking the method, with the
 /// HBP compatibility table off.
 pub fn resolve(listener: Listener, method: &Method, path: &str) -> Result<Route, Error> {
@@ -415,6 +424,17 @@ mod tests {
             resolve(Admin, &Method::POST, "/auth/login"),
             Err(Error::NotFound)
         ));
+        assert_eq!(
+            template_of(Public, "/auth/login", false),
+            Some("/auth/login")
+        );
+        assert_eq!(template_of(Public, "/auth/activate", false), None);
+        assert_eq!(
+            template_of(Public, "/auth/activate", true),
+            Some("/auth/activate")
+        );
+        assert_eq!(template_of(Admin, "/auth/login", false), None);
+        assert_eq!(template_of(Public, "/nope", true), None);
     }
 
     #[test]

@@ -273,6 +273,11 @@ async fn handle(
     let template = match &route {
         Ok(route) => route.template(),
         Err(Error::MethodNotAllowed { .. }) if method == Method::OPTIONS => "preflight",
+        // A known path with another method: the path is a template, so it labels the 405.
+        Err(Error::MethodNotAllowed { .. }) => {
+            router::template_of(listener, req.uri().path(), app.config.hbp_compat)
+                .unwrap_or("unmatched")
+        }
         Err(_) => "unmatched",
     };
     let result = match route {

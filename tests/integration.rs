@@ -12,6 +12,8 @@
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
+//! - `operations_startup` — start-up messages (flag or variable named, key file, Redis down),
+//!   host-name listen addresses, 405 route labels, pool limit gauge, fractional CPU seconds
 //! - `openapi`     — openapi.yaml matches the router and live answers
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
 //! - `hbp`         — Hasura claims, HBP compat routes, the real nhost-js-sdk 2.3.4 (Node)
@@ -83,6 +85,8 @@ mod mfa_secrets;
 mod openapi;
 #[path = "integration/operations.rs"]
 mod operations;
+#[path = "integration/operations_startup.rs"]
+mod operations_startup;
 #[path = "integration/readme.rs"]
 mod readme;
 #[path = "integration/resilience.rs"]

@@ -63,7 +63,7 @@ async fn metrics_count_requests_and_outcomes_with_bounded_labels() {
         ),
         ("edgeauth_password_hash_duration_seconds_count", 3.0),
         ("edgeauth_password_hash_queue_depth", 0.0),
-        (r#"edgeauth_redis_pool_connections{state="max"}"#, 1.0),
+        ("edgeauth_redis_pool_connections_max", 1.0),
         ("process_resident_memory_bytes", 1.0),
     ] {
         let value = sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
