@@ -13,6 +13,7 @@
 //! - `tokens`      — JWT verification and refresh-token tampering
 //! - `operations`  — /metrics (promtool), outcome counters, CORS, log secrecy
 //! - `openapi`     — openapi.yaml matches the router and live answers
+//! - `reauth_body` — a re-authentication body is checked also when the sign-in is fresh
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
 //! - `hbp`         — Hasura claims, HBP compat routes, the real nhost-js-sdk 2.3.4 (Node)
 //! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
@@ -79,6 +80,8 @@ mod mfa_secrets;
 mod openapi;
 #[path = "integration/operations.rs"]
 mod operations;
+#[path = "integration/reauth_body.rs"]
+mod reauth_body;
 #[path = "integration/resilience.rs"]
 mod resilience;
 #[path = "integration/self_service.rs"]
