@@ -15,6 +15,7 @@
 //! - `operations_startup` — start-up messages (flag or variable named, key file, Redis down),
 //!   host-name listen addresses, 405 route labels, pool limit gauge, fractional CPU seconds
 //! - `openapi`     — openapi.yaml matches the router and live answers
+//! - `reauth_body` — a re-authentication body is checked also when the sign-in is fresh
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
 //! - `hbp`         — Hasura claims, HBP compat routes, the real nhost-js-sdk 2.3.4 (Node)
 //! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
@@ -89,6 +90,8 @@ mod operations;
 mod operations_startup;
 #[path = "integration/readme.rs"]
 mod readme;
+#[path = "integration/reauth_body.rs"]
+mod reauth_body;
 #[path = "integration/resilience.rs"]
 mod resilience;
 #[path = "integration/self_service.rs"]

@@ -43,16 +43,18 @@ pub struct PasswordConfirmation {
 }
 
 /// The re-authentication gate (`ops::credentials::require_recent_auth`)
-/// with the body's optional `password`. The body is read only when the
-/// sign-in is not recent, so endpoints without a body keep working without
-/// one.
+/// with the body's optional `password`. A body is optional, so endpoints
+/// without one keep working; one that is sent is checked whatever the
+/// sign-in's age (not an object, or a `password` that is not a string: `400`,
+/// as everywhere), and its password is used only when the sign-in is not
+/// recent.
 pub async fn require_recent_auth(app: &App, caller: &Caller, req: &Request) -> ApiResult<()> {
     let now_ms = clock::now_ms();
+    let body = req.optional_json::<PasswordConfirmation>()?;
     let password = if credentials::auth_is_recent(app, caller, now_ms) {
         None
     } else {
-        req.optional_json::<PasswordConfirmation>()?
-            .and_then(|body| body.password)
+        body.and_then(|body| body.password)
     };
     credentials::require_recent_auth(app, caller, password.as_deref(), now_ms).await
 }
