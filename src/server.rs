@@ -1,6 +1,6 @@
 //! Listeners, the accept loop, per-connection HTTP/1.1 with timeouts, the
-//! per-request wrapper (request id, deadline, the one log line) and the
-//! graceful drain.
+//! per-request wrapper (request id, deadline, the one log line), the hint
+//! about a proxy that is not trusted, and the graceful drain.
 //!
 //! [`serve`] takes already-bound listeners and a shutdown future, so tests
 //! bind `127.0.0.1:0` and stop their own server.
@@ -8,9 +8,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -265,6 +265,18 @@ async fn handle(
     peer: SocketAddr,
 ) -> Response {
     let started = crate::clock::instant();
+    if listener == Listener::Public
+        && app.config.trusted_proxies.is_empty()
+        && PROXY_HINT.observe(peer.ip())
+    {
+        tracing::warn!(
+            peer = %peer.ip(),
+            requests = ProxyHint::STREAK,
+            "every recent request came from one private or loopback address and \
+             EDGEAUTH_TRUSTED_PROXIES is unset: if that is a proxy or ingress, all clients \
+             share its per-IP rate limits; set EDGEAUTH_TRUSTED_PROXIES to its addresses"
+        );
+    }
     let method = req.method().clone();
     let request_id = request_id(&req);
     let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());
@@ -317,4 +329,135 @@ async fn handle(
     }
     response.headers_mut().insert("x-request-id", request_id);
     response
+}
+
+/// The process's [`ProxyHint`] (one warning per process at most).
+static PROXY_HINT: ProxyHint = ProxyHint::new();
+
+/// Notices a proxy nobody said to trust: with `EDGEAUTH_TRUSTED_PROXIES`
+/// unset, a reverse proxy or ingress controller in front makes every request
+/// come from its own address, so all clients share one per-IP rate-limit
+/// budget. Start-up cannot see that; the traffic can. The rule: the first
+/// time [`Self::STREAK`] consecutive public requests came from one private or
+/// loopback address, say so once. A server facing clients directly sees
+/// public addresses, or private ones that change. Three atomics and no lock:
+/// after the warning every request pays one load; concurrent requests may
+/// interleave their updates, which only shifts when the hint comes.
+struct ProxyHint {
+    /// The previous request's address, folded to 64 bits (0: none yet or
+    /// not private).
+    last: AtomicU64,
+    /// How many requests in a row came from `last`.
+    streak: AtomicU32,
+    warned: AtomicBool,
+}
+
+impl ProxyHint {
+    const STREAK: u32 = 100;
+
+    const fn new() -> Self {
+        ProxyHint {
+            last: AtomicU64::new(0),
+            streak: AtomicU32::new(0),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one request from `peer`; true exactly once, on the request
+    /// that completes the streak.
+    fn observe(&self, peer: IpAddr) -> bool {
+        if self.warned.load(Ordering::Relaxed) {
+            return false;
+        }
+        let key = match peer.to_canonical() {
+            IpAddr::V4(ip) if ip.is_private() || ip.is_loopback() => {
+                u64::from(ip.to_bits()) | 1 << 32
+            }
+            // Loopback and unique local addresses (fc00::/7).
+            IpAddr::V6(ip) if ip.is_loopback() || ip.segments()[0] & 0xfe00 == 0xfc00 => {
+                let bits = ip.to_bits();
+                ((bits >> 64) as u64 ^ bits as u64) | 1 << 63
+            }
+            _ => 0,
+        };
+        let streak = if key == 0 {
+            self.last.store(0, Ordering::Relaxed);
+            0
+        } else if self.last.swap(key, Ordering::Relaxed) == key {
+            self.streak
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1)
+        } else {
+            self.streak.store(1, Ordering::Relaxed);
+            1
+        };
+        streak >= Self::STREAK && !self.warned.swap(true, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::ProxyHint;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn count_until_hint(hint: &ProxyHint, peers: &[&str], rounds: usize) -> Option<usize> {
+        (1..=rounds).find(|&n| hint.observe(ip(peers[(n - 1) % peers.len()])))
+    }
+
+    #[test]
+    fn one_private_address_in_a_row_warns_once_at_the_streak() {
+        for peer in [
+            "10.1.2.3",
+            "192.168.0.7",
+            "127.0.0.1",
+            "::1",
+            "fd00::5",
+            "::ffff:172.16.0.9",
+        ] {
+            let hint = ProxyHint::new();
+            assert_eq!(
+                count_until_hint(&hint, &[peer], 1000),
+                Some(ProxyHint::STREAK as usize),
+                "{peer}"
+            );
+            assert_eq!(
+                count_until_hint(&hint, &[peer], 1000),
+                None,
+                "{peer}: a second warning"
+            );
+        }
+    }
+
+    #[test]
+    fn public_or_changing_addresses_never_warn() {
+        let hint = ProxyHint::new();
+        assert_eq!(count_until_hint(&hint, &["203.0.113.9"], 1000), None);
+        assert_eq!(count_until_hint(&hint, &["2001:db8::1"], 1000), None);
+        // Private clients, but not one alone: a direct deployment on a LAN.
+        assert_eq!(
+            count_until_hint(&hint, &["10.0.0.1", "10.0.0.2"], 1000),
+            None
+        );
+        // A streak broken just before the end starts again from one.
+        let mut peers = vec!["10.9.9.9"; ProxyHint::STREAK as usize - 1];
+        peers.push("203.0.113.9");
+        assert_eq!(count_until_hint(&hint, &peers, 10 * peers.len()), None);
+    }
+
+    #[test]
+    fn concurrent_requests_warn_at_most_once() {
+        let hint = ProxyHint::new();
+        let warnings: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..1000).filter(|_| hint.observe(ip("10.0.0.1"))).count()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(warnings, 1);
+    }
 }
