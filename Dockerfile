@@ -11,15 +11,29 @@ ENV CARGO_TERM_COLOR=never \
 
 # 1. Dependencies only: this layer depends on Cargo.toml and Cargo.lock alone,
 #    so a change to the code does not rebuild every crate. Stub targets stand
-#    in for the real ones (cargo needs every declared target to exist,
-#    including the [[bench]]).
+#    in for the real ones: cargo refuses a manifest whose declared targets
+#    are missing, so the awk below lists every target Cargo.toml declares
+#    ([lib], [[bin]], [[bench]], [[test]], [[example]]: its `path`, or the
+#    file cargo would look for by default) and each gets an empty stub; they
+#    are removed again before the real sources come in. A new target in
+#    Cargo.toml needs no change here (.ci/docker-check runs this stage).
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches \
- && echo 'fn main() {}' > src/main.rs \
- && : > src/lib.rs \
- && echo 'fn main() {}' > benches/crypto.rs \
+RUN awk -F'"' ' \
+      function emit() { if (kind != "") print kind, (path != "" ? path : kind == "lib" ? "src/lib.rs" : kind == "bin" && name == pkg ? "src/main.rs" : dir[kind] "/" name ".rs"); kind = name = path = "" } \
+      BEGIN { dir["bin"] = "src/bin"; dir["bench"] = "benches"; dir["test"] = "tests"; dir["example"] = "examples" } \
+      /^\[/ { emit(); section = $0 } \
+      /^\[lib\]/ { kind = "lib" } \
+      /^\[\[(bin|bench|test|example)\]\]/ { kind = substr($0, 3, index($0, "]]") - 3) } \
+      /^name *=/ { if (section ~ /^\[package\]/) pkg = $2; else if (kind != "") name = $2 } \
+      /^path *=/ { if (kind != "") path = $2 } \
+      END { emit(); print "lib src/lib.rs"; print "bin src/main.rs" }' Cargo.toml | sort -u > stub-targets \
+ && while read -r kind file; do \
+      mkdir -p "$(dirname "$file")"; \
+      if [ "$kind" = lib ]; then : > "$file"; else echo 'fn main() {}' > "$file"; fi; \
+    done < stub-targets \
  && cargo build --release --locked --bin edgeauth \
- && rm -rf src benches
+ && cut -d' ' -f2 stub-targets | xargs rm -f \
+ && rm stub-targets
 
 # 2. The crate itself. lua/ is compiled in (include_str!). COPY keeps the
 #    files' own mtimes, which can be older than the stub build: touch them
