@@ -56,6 +56,8 @@ pub struct Inner {
     pub verified_tokens: TtlCache<[u8; 32], (Uuid, Uuid, Option<u64>)>,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
+    /// Says once when a proxy nobody trusts seems to front this replica.
+    pub(crate) proxy_hint: crate::server::ProxyHint,
     draining: AtomicBool,
 }
 
@@ -163,6 +165,7 @@ impl App {
             metrics,
             dummy_hash,
             config,
+            proxy_hint: crate::server::ProxyHint::new(),
             draining: AtomicBool::new(false),
         })))
     }

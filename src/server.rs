@@ -267,7 +267,7 @@ async fn handle(
     let started = crate::clock::instant();
     if listener == Listener::Public
         && app.config.trusted_proxies.is_empty()
-        && PROXY_HINT.observe(peer.ip())
+        && app.proxy_hint.observe(peer.ip())
     {
         tracing::warn!(
             peer = %peer.ip(),
@@ -331,9 +331,6 @@ async fn handle(
     response
 }
 
-/// The process's [`ProxyHint`] (one warning per process at most).
-static PROXY_HINT: ProxyHint = ProxyHint::new();
-
 /// Notices a proxy nobody said to trust: with `EDGEAUTH_TRUSTED_PROXIES`
 /// unset, a reverse proxy or ingress controller in front makes every request
 /// come from its own address, so all clients share one per-IP rate-limit
@@ -343,7 +340,7 @@ static PROXY_HINT: ProxyHint = ProxyHint::new();
 /// public addresses, or private ones that change. Three atomics and no lock:
 /// after the warning every request pays one load; concurrent requests may
 /// interleave their updates, which only shifts when the hint comes.
-struct ProxyHint {
+pub(crate) struct ProxyHint {
     /// The previous request's address, folded to 64 bits (0: none yet or
     /// not private).
     last: AtomicU64,
@@ -355,7 +352,7 @@ struct ProxyHint {
 impl ProxyHint {
     const STREAK: u32 = 100;
 
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         ProxyHint {
             last: AtomicU64::new(0),
             streak: AtomicU32::new(0),
