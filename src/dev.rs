@@ -87,6 +87,9 @@ impl Drop for RedisServer {
     }
 }
 
+/// Tries on a fixed port, 100 ms apart (see `RedisServerBuilder::spawn`).
+const FIXED_PORT_ATTEMPTS: u32 = 50;
+
 impl RedisServerBuilder {
     /// This port instead of a free one (e.g. to start again where a stopped
     /// server was); no retry on another port then.
@@ -129,7 +132,20 @@ impl RedisServerBuilder {
     /// `redis-server` is an error that says how to install it.
     pub fn spawn(&self) -> Result<RedisServer, String> {
         if let Some(port) = self.port {
-            return self.spawn_on(port).map_err(SpawnError::message);
+            // The port may be held for a moment after a stop: a client that
+            // kept reconnecting to it can end up on it itself (Linux picks
+            // the same port as a local one, a self-connect), until it gives
+            // up. Wait for it rather than fail.
+            let mut attempt = 1;
+            loop {
+                match self.spawn_on(port) {
+                    Err(SpawnError::Retry(_)) if attempt < FIXED_PORT_ATTEMPTS => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    other => return other.map_err(SpawnError::message),
+                }
+            }
         }
         let mut last = String::new();
         for _ in 0..PORT_ATTEMPTS {
