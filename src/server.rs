@@ -378,7 +378,12 @@ impl ProxyHint {
             _ => 0,
         };
         let streak = if key == 0 {
-            self.last.store(0, Ordering::Relaxed);
+            // A public client breaks any streak. Written only when there is one
+            // to break: a server facing clients directly would otherwise write
+            // this shared word on every request, from every core.
+            if self.last.load(Ordering::Relaxed) != 0 {
+                self.last.store(0, Ordering::Relaxed);
+            }
             0
         } else if self.last.swap(key, Ordering::Relaxed) == key {
             self.streak
