@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::auth::data_keys::{DataKeys, TICKET_INFO};
 use crate::auth::amr::Amr;
+use crate::auth::data_keys::{DataKeys, TICKET_INFO};
 use crate::auth::device::{DEVICE_INFO, DeviceKeys};
 use crate::auth::edge_cookie::{EDGE_COOKIE_INFO, EdgeCookieKeys};
 use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};

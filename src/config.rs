@@ -531,8 +531,7 @@ fn origin_host(origin: &str) -> Option<&str> {
 fn parse_cookie_name(v: &str) -> Result<String, String> {
     let ok = !v.is_empty()
         && v.len() <= 64
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     ok.then(|| v.to_owned())
         .ok_or_else(|| format!("{v:?} is not a cookie name"))
@@ -674,8 +673,7 @@ impl Config {
 
         let domain_name = |v: &str| {
             let ok = !v.is_empty()
-                && v
-                    .chars()
+                && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
             ok.then(|| v.trim_start_matches('.').to_ascii_lowercase())
                 .ok_or_else(|| format!("{v:?} is not a domain name"))
@@ -755,7 +753,8 @@ impl Config {
             portal: dev || r.required("EDGEAUTH_PORTAL", parse_bool)?,
             portal_url,
             portal_allowed_domains,
-            portal_strings_file: r.parse("EDGEAUTH_PORTAL_STRINGS_FILE", |v| Ok(PathBuf::from(v)))?,
+            portal_strings_file: r
+                .parse("EDGEAUTH_PORTAL_STRINGS_FILE", |v| Ok(PathBuf::from(v)))?,
             session_cookie_name: r.required("EDGEAUTH_SESSION_COOKIE_NAME", parse_cookie_name)?,
             session_cookie_domain,
             session_idle_timeout,

@@ -45,10 +45,10 @@ use crate::api::wire::{
     self, Delivery, REFRESH_COOKIE, RequestClient, clearing_refresh_cookie, token_response,
 };
 use crate::app::App;
-use crate::ops::credentials::SessionKind;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, no_content};
+use crate::ops::credentials::SessionKind;
 use crate::ops::credentials::{check_new_password, checked_code, parse_ticket, valid_email};
 use crate::ops::login;
 use crate::ops::tokens::{self, LogoutScope};
@@ -100,7 +100,15 @@ pub async fn mfa_totp(app: &App, req: &Request) -> ApiResult<Response> {
     let ticket = parse_ticket(&body.ticket)?;
     let code = checked_code(&body.code)?;
     let client = RequestClient::of(app, req);
-    let tokens = login::totp(app, ticket, code, client.get(), SessionKind::Api, clock::now_ms()).await?;
+    let tokens = login::totp(
+        app,
+        ticket,
+        code,
+        client.get(),
+        SessionKind::Api,
+        clock::now_ms(),
+    )
+    .await?;
     token_response(app, &tokens, delivery)
 }
 

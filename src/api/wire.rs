@@ -202,7 +202,8 @@ pub enum Delivery {
 /// access token carrying the family's `auth_time`, and the refresh token of
 /// its generation.
 pub fn token_response(app: &App, tokens: &Tokens, delivery: Delivery) -> ApiResult<Response> {
-    let access = app.issue_access_token(tokens.account, tokens.family, tokens.auth_time, tokens.amr)?;
+    let access =
+        app.issue_access_token(tokens.account, tokens.family, tokens.auth_time, tokens.amr)?;
     let refresh = app.refresh_keys.encode(&RefreshToken {
         account_id: tokens.account,
         family_id: tokens.family,

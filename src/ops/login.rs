@@ -230,7 +230,16 @@ pub async fn totp(
         if outcome == MfaLogin::Accepted {
             reseal_if_old(app, account, SealedField::Active, &active).await;
         }
-        finish(app, account, credential_version, outcome, &client, kind, now_ms).await
+        finish(
+            app,
+            account,
+            credential_version,
+            outcome,
+            &client,
+            kind,
+            now_ms,
+        )
+        .await
     })
     .await
 }
@@ -264,7 +273,16 @@ pub async fn recovery_code(
             ))
             .await?;
         }
-        finish(app, account, credential_version, outcome, &client, kind, now_ms).await
+        finish(
+            app,
+            account,
+            credential_version,
+            outcome,
+            &client,
+            kind,
+            now_ms,
+        )
+        .await
     })
     .await
 }

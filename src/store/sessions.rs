@@ -255,7 +255,9 @@ impl Store {
                 inner
                     .seen_edge_sessions
                     .remove_where(|(a, _), _| *a == account);
-                inner.seen_identities.remove_where(|(a, _), _| *a == account);
+                inner
+                    .seen_identities
+                    .remove_where(|(a, _), _| *a == account);
             }
         }
     }
