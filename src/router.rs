@@ -181,6 +181,9 @@ pub const ROUTES: &[RouteSpec] = &[
     spec(Route::MfaRecoveryCodes, "/auth/mfa/recovery-codes", POST, Serves::Public),
     spec(Route::MfaRecover, "/auth/mfa/recover", POST, Serves::Public),
     spec(Route::Verify, "/auth/verify", GET_HEAD, Serves::Public),
+    // Any method, like `/auth/forward-auth/<path>` (see `resolve_with`); GET and HEAD are the
+    // ones a gateway sends in practice, and the ones listed here.
+    spec(Route::ForwardAuth, "/auth/forward-auth", GET_HEAD, Serves::Public),
     spec(Route::Jwks, "/.well-known/jwks.json", GET_HEAD, Serves::Public),
     spec(Route::Healthz, "/healthz", GET_HEAD, Serves::Both),
     spec(Route::Readyz, "/readyz", GET_HEAD, Serves::Both),
