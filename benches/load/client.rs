@@ -34,6 +34,16 @@ pub fn get(path: &str, bearer: Option<&str>) -> Req {
     builder.body(Full::new(Bytes::new())).expect("request")
 }
 
+/// A GET carrying one cookie (the edge session cookie).
+pub fn get_with_cookie(path: &str, cookie: &str) -> Req {
+    Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(hyper::header::COOKIE, cookie)
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
 pub fn post_json(path: &str, body: impl Into<Bytes>) -> Req {
     Request::builder()
         .method(Method::POST)

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use edgeauth::auth::data_keys::DataKeys;
+use edgeauth::auth::edge_cookie::{EDGE_COOKIE_INFO, EdgeCookie, EdgeCookieKeys};
 use edgeauth::auth::refresh::{RefreshKeys, RefreshToken};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
@@ -351,6 +352,56 @@ impl Template {
         }
         cloned
     }
+}
+
+impl Template {
+    /// Turns cloned sessions into edge sessions (what a portal sign-in
+    /// makes: the family records `edge_at`, its last renewal, now) and
+    /// returns each one's edge cookie as `name=value`.
+    pub async fn edge_cookies(
+        &self,
+        redis: &MultiplexedConnection,
+        keys: &EdgeCookieKeys,
+        sessions: &[Cloned],
+        now_ms: u64,
+    ) -> Vec<String> {
+        let Some(session_key) = self
+            .keys
+            .iter()
+            .find(|k| k.name.contains(&self.family) && matches!(k.value, Value::Hash(_)))
+        else {
+            panic!("the template has no session hash");
+        };
+        let mut conn = redis.clone();
+        let mut cookies = Vec::with_capacity(sessions.len());
+        for batch in sessions.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for s in batch {
+                let name = session_key
+                    .name
+                    .replace(&self.account, &s.account.to_string())
+                    .replace(&self.family, &s.family.to_string());
+                pipe.cmd("HSET")
+                    .arg(name)
+                    .arg("edge_at")
+                    .arg(now_ms)
+                    .ignore();
+                let value = keys.encode(&EdgeCookie {
+                    account: s.account,
+                    family: s.family,
+                });
+                cookies.push(format!("edgeauth_session={value}"));
+            }
+            let () = pipe.query_async(&mut conn).await.expect("edge pipeline");
+        }
+        cookies
+    }
+}
+
+/// The edge-cookie keys of the data key the servers use.
+pub fn edge_cookie_keys(data_key: &str) -> EdgeCookieKeys {
+    let data = DataKeys::from_files(&[data_key.to_owned()]).expect("data key");
+    EdgeCookieKeys::new(data.seal_key_material(EDGE_COOKIE_INFO))
 }
 
 /// `used_memory` of INFO memory, in bytes.

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::client::{Job, Reply, Req, get, post_json};
+use crate::client::{Job, Reply, Req, get, get_with_cookie, post_json};
 
 /// The password of every account the benchmark makes.
 pub const PASSWORD: &str = "load-bench password 1";
@@ -44,6 +44,32 @@ impl Job for VerifyMany {
         let token = &self.tokens[self.next % self.tokens.len()];
         self.next += 1;
         (0, get("/auth/verify", Some(token)))
+    }
+    fn check(&mut self, _: usize, reply: &Reply) -> bool {
+        reply.status == 200
+    }
+}
+
+/// `GET /auth/verify` with an edge session cookie (`name=value` strings),
+/// walking a shared list from this connection's own offset (one entry: the
+/// same session over and over).
+pub struct VerifyCookies {
+    pub cookies: Arc<Vec<String>>,
+    pub next: usize,
+}
+
+impl VerifyCookies {
+    pub fn new(cookies: Arc<Vec<String>>, connection: usize, connections: usize) -> VerifyCookies {
+        let next = connection * cookies.len() / connections.max(1);
+        VerifyCookies { cookies, next }
+    }
+}
+
+impl Job for VerifyCookies {
+    fn next(&mut self) -> (usize, Req) {
+        let cookie = &self.cookies[self.next % self.cookies.len()];
+        self.next += 1;
+        (0, get_with_cookie("/auth/verify", cookie))
     }
     fn check(&mut self, _: usize, reply: &Reply) -> bool {
         reply.status == 200

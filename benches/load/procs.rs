@@ -195,6 +195,7 @@ pub async fn start_edgeauth(dir: &TempDir, spec: &EdgeauthSpec<'_>) -> (Proc, So
         .env("EDGEAUTH_SCRYPT_LOG_N", spec.scrypt_log_n.to_string())
         .env("EDGEAUTH_AUTO_ACTIVATE", "true")
         .env("EDGEAUTH_COOKIE_SECURE", "false")
+        .env("EDGEAUTH_PORTAL", "true")
         .env("EDGEAUTH_RATE_LOGIN_PER_EMAIL", spec.rate_limit)
         .env("EDGEAUTH_RATE_LOGIN_PER_IP", spec.rate_limit)
         .env("EDGEAUTH_RATE_REGISTER_PER_IP", spec.rate_limit)

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edgeauth::auth::edge_cookie::EdgeCookieKeys;
 use edgeauth::auth::refresh::RefreshKeys;
 use edgeauth::dev::RedisServer;
 use redis::aio::MultiplexedConnection;
@@ -21,7 +22,7 @@ use serde_json::json;
 use crate::Options;
 use crate::client::{Job, LoadResult, Window, run_load};
 use crate::fixtures::{self, Template};
-use crate::jobs::{self, Chains, Fixed, Login, Mix, Refresh, Register, VerifyMany};
+use crate::jobs::{self, Chains, Fixed, Login, Mix, Refresh, Register, VerifyCookies, VerifyMany};
 use crate::probe::{self, Usage, Watch};
 use crate::procs::{self, EdgeauthSpec, Memory, Proc, TempDir};
 use crate::report::{Report, mib};
@@ -101,6 +102,8 @@ struct Cluster {
     conn: MultiplexedConnection,
     /// The data key's refresh-token keys (to mint cloned sessions' tokens).
     refresh_keys: RefreshKeys,
+    /// The data key's edge-cookie keys (to mint cloned edge sessions' cookies).
+    edge_keys: EdgeCookieKeys,
 }
 
 /// Rate limits far above anything a run sends.
@@ -141,6 +144,7 @@ impl Cluster {
             hello_addr,
             conn,
             refresh_keys: fixtures::refresh_keys(&data_key),
+            edge_keys: fixtures::edge_cookie_keys(&data_key),
         })
     }
 
@@ -390,6 +394,8 @@ struct Fixtures {
     template: Arc<Template>,
     /// JWTs of 10k distinct (cloned) sessions.
     tokens: Arc<Vec<String>>,
+    /// Edge session cookies (`name=value`) of the same 10k sessions.
+    cookies: Arc<Vec<String>>,
     /// Accounts at log_n 10 (one per connection) for login and mixed.
     login_emails: Vec<String>,
     /// Accounts hashed at log_n 17 for the slow process's logins.
@@ -455,10 +461,15 @@ impl Fixtures {
             .map(|s| fixtures::mint(&c.refresh_keys, s.account, s.family))
             .collect();
         let first = fixtures::refresh(c.fast_addr, minted).await;
+        let now_ms = edgeauth::clock::now_ms();
+        let cookies = template
+            .edge_cookies(&c.conn, &c.edge_keys, &sessions, now_ms)
+            .await;
         c.alive()?;
         Ok(Fixtures {
             template,
             tokens: Arc::new(first.into_iter().map(|(jwt, _)| jwt).collect()),
+            cookies: Arc::new(cookies),
             login_emails,
             slow_emails,
             run_id: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
@@ -498,6 +509,11 @@ impl Fixtures {
         })
     }
 
+    fn verify_cookies(&self, n: usize, connection: usize, connections: usize) -> Box<dyn Job> {
+        let cookies = Arc::new(self.cookies[..n.min(self.cookies.len())].to_vec());
+        Box::new(VerifyCookies::new(cookies, connection, connections))
+    }
+
     fn verify_many(&self, connection: usize, connections: usize) -> Box<dyn Job> {
         Box::new(VerifyMany::new(
             self.tokens.clone(),
@@ -534,6 +550,22 @@ async fn fast_scenarios(
     }
     c.scenario(report, plan, "verify (10k tokens)", Target::Fast, |i| {
         f.verify_many(i, conns)
+    })
+    .await?;
+    c.scenario(report, plan, "verify (one cookie)", Target::Fast, |i| {
+        f.verify_cookies(1, i, conns)
+    })
+    .await?;
+    c.scenario(report, plan, "verify (10k cookies)", Target::Fast, |i| {
+        f.verify_cookies(10_000, i, conns)
+    })
+    .await?;
+    c.scenario(report, plan, "sign-in page", Target::Fast, |_| {
+        Box::new(Fixed {
+            path: "/auth/ui/login",
+            bearer: None,
+            expect: 200,
+        })
     })
     .await?;
 
@@ -750,6 +782,17 @@ fn checks(report: &mut Report, plan: &Plan, m: &Measured) {
             "verify, 10k distinct tokens ≥ 0.2 × hello",
             0.2,
         ),
+        (
+            "verify (one cookie)",
+            "verify, one cookie ≥ 0.5 × hello",
+            0.5,
+        ),
+        (
+            "verify (10k cookies)",
+            "verify, 10k distinct cookies ≥ 0.2 × hello",
+            0.2,
+        ),
+        ("sign-in page", "sign-in page GET ≥ 0.3 × hello", 0.3),
         ("healthz", "healthz ≥ 0.9 × hello", 0.9),
     ] {
         let (rate, x, _) = ratio(report, name);
