@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod ops;
 pub mod portal;
 pub mod rekey;
+pub mod return_url;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -2,7 +2,8 @@
 //! Ed25519 JWTs (`jwt`), opaque refresh tokens (`refresh`), scrypt password hashes (`password`),
 //! input validation (`validate`), and the MFA pieces: TOTP (`totp`), AES-GCM sealing of secrets
 //! at rest (`seal`), recovery codes (`recovery`) and enrolment QR codes (`qr`), and the device
-//! cookies that exempt a known browser from the per-email login lockout (`device`), and the
+//! cookies that exempt a known browser from the per-email login lockout (`device`), the edge
+//! session cookie (`edge_cookie`), the authentication methods of a session (`amr`), and the
 //! sign-in portal's CSRF cookie and form tokens (`csrf`).
 //!
 //! This module does no I/O, never reads the clock (callers pass `now`) and never imports hyper,
@@ -11,9 +12,11 @@
 //! (Ed25519, HMAC, HKDF, SHA-256, AES-GCM, randomness), `scrypt` and `totp-rs`; nothing is
 //! hand-rolled.
 
+pub mod amr;
 pub mod csrf;
 pub mod data_keys;
 pub mod device;
+pub mod edge_cookie;
 pub mod jwt;
 pub mod password;
 pub mod qr;
