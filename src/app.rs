@@ -58,13 +58,9 @@ pub struct Inner {
     /// Saves the Ed25519 verification (~50 µs) on every repeat of a token;
     /// the digest keeps an entry small (a token is ~450 bytes) and cannot
     /// collide in practice, so a hit is as good as a verification.
-<<<<<<< HEAD
-    pub verified_tokens: TtlCache<[u8; 32], (Uuid, Uuid, Option<u64>)>,
+    pub verified_tokens: TtlCache<[u8; 32], VerifiedToken>,
     /// The sign-in portal's texts, CSRF keys and page policy.
     pub portal: Portal,
-=======
-    pub verified_tokens: TtlCache<[u8; 32], VerifiedToken>,
->>>>>>> core-ready
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
     /// Says once when a proxy nobody trusts seems to front this replica.
@@ -145,7 +141,7 @@ impl App {
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
-        let portal = Portal::build("EDGEAUTH_PORTAL_STRINGS_FILE", None, None, &[], &data_keys)?;
+        let portal = Portal::build(&config, &data_keys)?;
 
         let store = open_store(&config, url, &data_keys).map_err(BuildError::Config)?;
 

@@ -257,8 +257,8 @@ fn hygiene_headers(response: &mut Response, route: Option<Route>) {
 }
 
 /// Whether the sign-in portal's pages are served.
-fn portal_enabled(_app: &App) -> bool {
-    true
+fn portal_enabled(app: &App) -> bool {
+    app.config.portal
 }
 
 /// One request: route, read the body, run the handler under the request

@@ -47,6 +47,7 @@ pub fn describe(t: &Strings, error: &Error) -> (StatusCode, String) {
         MfaNotGenerated => (StatusCode::CONFLICT, "error.mfa_not_generated"),
         EmailTaken => (StatusCode::CONFLICT, "error.form"),
         ReauthenticationRequired => (StatusCode::FORBIDDEN, "error.reauth"),
+        MfaRequired => (StatusCode::FORBIDDEN, "error.reauth"),
         InvalidOrigin => (StatusCode::FORBIDDEN, "error.csrf"),
         RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "error.rate_limited"),
         PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large"),

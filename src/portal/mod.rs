@@ -37,9 +37,11 @@ use hyper::header::{
 use crate::app::{App, BuildError};
 use crate::auth::csrf::{CSRF_INFO, CsrfKeys};
 use crate::auth::data_keys::DataKeys;
+use crate::config::Config;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
 use crate::portal::strings::Strings;
+use crate::return_url::ReturnUrls;
 
 /// The stylesheet, compiled in.
 pub const STYLESHEET: &str = include_str!("../../static/portal.css");
@@ -52,6 +54,8 @@ pub struct Portal {
     pub csp: HeaderValue,
     /// The portal's public origin (`EDGEAUTH_PORTAL_URL`), when set.
     pub origin: Option<String>,
+    /// Where a sign-in may return to (`rd`).
+    pub return_urls: ReturnUrls,
 }
 
 impl std::fmt::Debug for Portal {
@@ -61,46 +65,57 @@ impl std::fmt::Debug for Portal {
 }
 
 impl Portal {
-    /// The portal of a server: texts (the defaults with the contents of the
-    /// strings file `strings_var` names, if any), CSRF keys, the policy.
-    /// An unreadable file or an unknown key is a configuration error.
-    pub fn build(
-        strings_var: &str,
-        strings_file: Option<&std::path::Path>,
-        origin: Option<String>,
-        form_targets: &[String],
-        data_keys: &DataKeys,
-    ) -> Result<Portal, BuildError> {
-        let strings = match strings_file {
+    /// The portal of a server: texts (the defaults with the contents of
+    /// `EDGEAUTH_PORTAL_STRINGS_FILE`, if set), CSRF keys, the return URLs
+    /// a sign-in may go to and the page policy. An unreadable file or an
+    /// unknown key is a configuration error (exit status 2).
+    pub fn build(config: &Config, data_keys: &DataKeys) -> Result<Portal, BuildError> {
+        const VAR: &str = "EDGEAUTH_PORTAL_STRINGS_FILE";
+        let strings = match &config.portal_strings_file {
             None => Strings::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    BuildError::Config(format!(
-                        "{strings_var}: cannot read {}: {e}",
-                        path.display()
-                    ))
+                    BuildError::Config(format!("{VAR}: cannot read {}: {e}", path.display()))
                 })?;
-                Strings::with_overrides(&text).map_err(|e| {
-                    BuildError::Config(format!("{strings_var}: {}: {e}", path.display()))
-                })?
+                Strings::with_overrides(&text)
+                    .map_err(|e| BuildError::Config(format!("{VAR}: {}: {e}", path.display())))?
             }
         };
+        let allow_http = !config.cookie.secure;
+        // A sign-in form's answer may redirect to a return URL: the form's
+        // `form-action` must allow those hosts too (browsers check redirects).
         let mut form_action = String::from("'self'");
-        for target in origin.iter().chain(form_targets) {
+        if let Some(origin) = &config.portal_url {
             form_action.push(' ');
-            form_action.push_str(target);
+            form_action.push_str(origin);
+        }
+        let schemes: &[&str] = if allow_http {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        for domain in &config.portal_allowed_domains {
+            let domain = domain.trim().trim_matches('.');
+            if domain.is_empty() {
+                continue;
+            }
+            for scheme in schemes {
+                form_action.push_str(&format!(" {scheme}://{domain} {scheme}://*.{domain}"));
+            }
         }
         let csp = format!(
             "default-src 'none'; style-src 'self'; img-src 'self' data:; \
              form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
-        let csp = HeaderValue::from_str(&csp)
-            .map_err(|_| BuildError::Config("the portal's allowed domains are not valid".into()))?;
+        let csp = HeaderValue::from_str(&csp).map_err(|_| {
+            BuildError::Config("EDGEAUTH_PORTAL_ALLOWED_DOMAINS: not valid host names".into())
+        })?;
         Ok(Portal {
             strings,
             csrf: CsrfKeys::new(data_keys.seal_key_material(CSRF_INFO)),
             csp,
-            origin,
+            origin: config.portal_url.clone(),
+            return_urls: ReturnUrls::new(&config.portal_allowed_domains, allow_http),
         })
     }
 }
@@ -280,5 +295,45 @@ impl<'r> Cx<'r> {
     /// `303` to `location`.
     pub fn redirect(&self, location: &str) -> Response {
         redirect(self.app, location, self.csrf.set_cookie.as_ref())
+    }
+}
+
+/// `Set-Cookie` for the edge session cookie (`value` None clears it):
+/// `<EDGEAUTH_SESSION_COOKIE_NAME>=…; HttpOnly; Secure; SameSite=Lax; Path=/;
+/// Max-Age=<EDGEAUTH_SESSION_MAX_AGE>[; Domain=<EDGEAUTH_SESSION_COOKIE_DOMAIN>]`,
+/// without `Secure` when `EDGEAUTH_COOKIE_SECURE=false`.
+pub fn session_cookie(app: &App, value: Option<&str>) -> HeaderValue {
+    let config = &app.config;
+    let max_age = value.map_or(0, |_| config.session_max_age.as_secs());
+    let mut cookie = format!(
+        "{}={}; HttpOnly",
+        config.session_cookie_name,
+        value.unwrap_or("")
+    );
+    if config.cookie.secure {
+        cookie.push_str("; Secure");
+    }
+    cookie.push_str(&format!("; SameSite=Lax; Path=/; Max-Age={max_age}"));
+    if let Some(domain) = &config.session_cookie_domain {
+        cookie.push_str(&format!("; Domain={domain}"));
+    }
+    // The name and domain are checked by `config` and the value is
+    // base64url, so this holds; an empty header is the harmless fallback.
+    HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The browser's live edge session, if its cookie names one (`None` for a
+/// missing, forged, revoked or expired one; Redis trouble is an error).
+pub async fn current_session(
+    app: &App,
+    req: &Request,
+) -> ApiResult<Option<crate::ops::edge::EdgeSession>> {
+    let Some(value) = req.cookie(&app.config.session_cookie_name) else {
+        return Ok(None);
+    };
+    match crate::ops::edge::edge_session(app, &value, crate::clock::now_ms()).await {
+        Ok(session) => Ok(Some(session)),
+        Err(Error::InvalidToken) => Ok(None),
+        Err(e) => Err(e),
     }
 }

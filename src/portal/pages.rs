@@ -9,6 +9,7 @@
 //! spends a ticket: the mailed link opens a page whose button posts it.
 
 use hyper::StatusCode;
+use hyper::header::SET_COOKIE;
 
 use crate::api::wire::{self, RequestClient};
 use crate::app::App;
@@ -16,10 +17,15 @@ use crate::auth::refresh::RefreshToken;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
-use crate::ops::credentials::{SignIn, Tokens, check_new_password, parse_ticket, valid_email};
-use crate::ops::{account, activate, login, register};
+use crate::ops::credentials::{
+    SessionKind, SignIn, Tokens, check_new_password, parse_ticket, valid_email,
+};
+use crate::ops::{account, activate, edge, login, register};
 use crate::portal::views::{Activate, EmailForm, Login, LoginMfa, Message, Register, Reset};
-use crate::portal::{Cx, Form, errors};
+use crate::portal::{Cx, Form, current_session, errors, session_cookie};
+
+/// Every portal sign-in starts an edge session.
+const BROWSER: SessionKind = SessionKind::Browser;
 
 /// The account page: where a sign-in lands without a valid `rd`.
 pub const ACCOUNT_PAGE: &str = "/auth/ui/account";
@@ -49,9 +55,12 @@ pub fn destination(app: &App, rd: &str) -> String {
     checked_return_url(app, rd).unwrap_or_else(|| ACCOUNT_PAGE.to_owned())
 }
 
-/// `rd` when it is a safe return URL.
-pub fn checked_return_url(_app: &App, _rd: &str) -> Option<String> {
-    None
+/// `rd` when it is a safe return URL (`return_url::ReturnUrls::check`).
+pub fn checked_return_url(app: &App, rd: &str) -> Option<String> {
+    if rd.is_empty() {
+        return None;
+    }
+    app.portal.return_urls.check(rd)
 }
 
 fn login_page(cx: &Cx<'_>, email: &str, rd: &str, error: Option<&Error>) -> Response {
@@ -73,6 +82,12 @@ pub async fn login_form(app: &App, req: &Request) -> ApiResult<Response> {
     let cx = Cx::get(app, req)?;
     let query = Form::query(req);
     let rd = query.text("rd");
+    // Already signed in, on the way to a safe place: go there at once.
+    if let Some(to) = checked_return_url(app, rd) {
+        if current_session(app, req).await?.is_some() {
+            return Ok(cx.redirect(&to));
+        }
+    }
     let view = Login {
         f: cx.frame("login.heading").notice(login_notice(&cx, &query)),
         email: "",
@@ -86,6 +101,10 @@ pub async fn login_form(app: &App, req: &Request) -> ApiResult<Response> {
 fn signed_in(cx: &Cx<'_>, tokens: &Tokens, rd: &str) -> ApiResult<Response> {
     let app = cx.app;
     let mut response = cx.redirect(&destination(app, rd));
+    let edge = edge::cookie_value(app, tokens);
+    response
+        .headers_mut()
+        .append(SET_COOKIE, session_cookie(app, Some(&edge)));
     let refresh = app.refresh_keys.encode(&RefreshToken {
         account_id: tokens.account,
         family_id: tokens.family,
@@ -112,6 +131,7 @@ pub async fn login_submit(app: &App, req: &Request) -> ApiResult<Response> {
                 password,
                 client: client.get(),
                 known_device: device.as_ref().map(|d| d.0.as_str()),
+                kind: SessionKind::Browser,
                 now_ms: clock::now_ms(),
             },
         )
@@ -161,10 +181,18 @@ pub async fn login_mfa(app: &App, req: &Request) -> ApiResult<Response> {
             (Some(code), _) if !code.is_empty() => {
                 let code = crate::ops::credentials::checked_code(code.trim())
                     .map_err(|_| Error::InvalidCode)?;
-                login::totp(app, ticket, code, client.get(), clock::now_ms()).await
+                login::totp(app, ticket, code, client.get(), BROWSER, clock::now_ms()).await
             }
             (_, Some(recovery)) => {
-                login::recovery_code(app, ticket, recovery, client.get(), clock::now_ms()).await
+                login::recovery_code(
+                    app,
+                    ticket,
+                    recovery,
+                    client.get(),
+                    BROWSER,
+                    clock::now_ms(),
+                )
+                .await
             }
             _ => Err(Error::invalid_request("The form has no code.")),
         }

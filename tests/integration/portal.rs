@@ -80,8 +80,13 @@ impl<'s> Browser<'s> {
     /// CSRF token, same-origin fetch metadata.
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let csrf = self.csrf.clone();
-        self.post_with(path, fields, Some(&csrf), &[("sec-fetch-site", "same-origin")])
-            .await
+        self.post_with(
+            path,
+            fields,
+            Some(&csrf),
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await
     }
 
     async fn post_with(
@@ -168,7 +173,10 @@ fn assert_portal_headers(r: &Reply) {
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
-    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
 }
 
@@ -194,7 +202,9 @@ fn assert_field(html: &str, label: &str, name: &str, autocomplete: &str) {
     let before = &html[..label_at];
     let id = &before[before.rfind("for=\"").unwrap() + 5..];
     let id = &id[..id.find('"').unwrap()];
-    let input_at = html.find(&format!("id=\"{id}\"")).expect("input of the label");
+    let input_at = html
+        .find(&format!("id=\"{id}\""))
+        .expect("input of the label");
     let input = &html[input_at..];
     let input = &input[..input.find('>').unwrap()];
     assert!(input.contains(&format!("name=\"{name}\"")), "{input}");
@@ -206,7 +216,8 @@ fn assert_field(html: &str, label: &str, name: &str, autocomplete: &str) {
 
 fn assert_button(html: &str, text: &str) {
     assert!(
-        html.contains(&format!("\">{text}</button>")) || html.contains(&format!(">{text}</button>")),
+        html.contains(&format!("\">{text}</button>"))
+            || html.contains(&format!(">{text}</button>")),
         "button {text} in {html}"
     );
 }
@@ -226,7 +237,9 @@ async fn portal() -> TestServer {
 async fn pages_render_with_labels_and_security_headers() {
     let s = portal().await;
     let mut b = Browser::new(&s);
-    let r = b.get("/auth/ui/login?rd=https%3A%2F%2Fapp.example.com%2F").await;
+    let r = b
+        .get("/auth/ui/login?rd=https%3A%2F%2Fapp.example.com%2F")
+        .await;
     assert_page(&r, 200, "Sign in");
     assert_field(&r.text, "Email", "email", "username");
     assert_field(&r.text, "Password", "password", "current-password");
@@ -236,7 +249,10 @@ async fn pages_render_with_labels_and_security_headers() {
         ("/auth/ui/forgot", "Forgot your password?"),
         ("/auth/ui/activate/request", "Send a new activation link"),
     ] {
-        assert!(r.text.contains(&format!("<a href=\"{href}\">{text}</a>")), "{text}");
+        assert!(
+            r.text.contains(&format!("<a href=\"{href}\">{text}</a>")),
+            "{text}"
+        );
     }
     assert_eq!(
         field_value(&r.text, "rd").as_deref(),
@@ -272,12 +288,18 @@ async fn pages_render_with_labels_and_security_headers() {
     let r = b.get(&format!("/auth/ui/activate?ticket={ticket}")).await;
     assert_page(&r, 200, "Activate your account");
     assert_button(&r.text, "Activate");
-    assert_eq!(field_value(&r.text, "ticket").as_deref(), Some(ticket.as_str()));
+    assert_eq!(
+        field_value(&r.text, "ticket").as_deref(),
+        Some(ticket.as_str())
+    );
 
     // The stylesheet: compiled in, cached, no third-party anything.
     let css = s.get("/auth/ui/static/portal.css").await;
     assert_eq!(css.status, 200);
-    assert_eq!(css.header("content-type").as_deref(), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.header("content-type").as_deref(),
+        Some("text/css; charset=utf-8")
+    );
     assert_eq!(
         css.header("cache-control").as_deref(),
         Some("public, max-age=86400")
@@ -321,7 +343,11 @@ async fn pages_render_with_labels_and_security_headers() {
 #[tokio::test]
 async fn the_portal_off_is_not_there() {
     let s = TestServer::with(&[("EDGEAUTH_PORTAL", "false")]).await;
-    for path in ["/auth/ui/login", "/auth/ui/account", "/auth/ui/static/portal.css"] {
+    for path in [
+        "/auth/ui/login",
+        "/auth/ui/account",
+        "/auth/ui/static/portal.css",
+    ] {
         let r = s.get(path).await;
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.error(), "not_found");
@@ -344,14 +370,26 @@ async fn register_activate_and_sign_in() {
     b.get("/auth/ui/register").await;
     // Bad input: the form again, the email kept, never the password.
     let r = b
-        .post("/auth/ui/register", &[("email", "not-an-email"), ("password", PASSWORD)])
+        .post(
+            "/auth/ui/register",
+            &[("email", "not-an-email"), ("password", PASSWORD)],
+        )
         .await;
     assert_page(&r, 400, "Create an account");
-    assert_eq!(error_text(&r.text).as_deref(), Some("Enter a valid email address."));
-    assert_eq!(field_value(&r.text, "email").as_deref(), Some("not-an-email"));
+    assert_eq!(
+        error_text(&r.text).as_deref(),
+        Some("Enter a valid email address.")
+    );
+    assert_eq!(
+        field_value(&r.text, "email").as_deref(),
+        Some("not-an-email")
+    );
     assert!(!r.text.contains(PASSWORD));
     let r = b
-        .post("/auth/ui/register", &[("email", EMAIL), ("password", "abc")])
+        .post(
+            "/auth/ui/register",
+            &[("email", EMAIL), ("password", "abc")],
+        )
         .await;
     assert_page(&r, 400, "Create an account");
     assert!(error_text(&r.text).is_some());
@@ -361,13 +399,19 @@ async fn register_activate_and_sign_in() {
     assert_eq!(field_value(&r.text, "email").as_deref(), Some(EMAIL));
 
     let r = b
-        .post("/auth/ui/register", &[("email", EMAIL), ("password", PASSWORD)])
+        .post(
+            "/auth/ui/register",
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
         .await;
     assert_page(&r, 200, "Check your email");
     assert_eq!(s.redis.events_of("account.registered").len(), 1);
     // Registering a taken email says the very same.
     let again = b
-        .post("/auth/ui/register", &[("email", EMAIL), ("password", PASSWORD)])
+        .post(
+            "/auth/ui/register",
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
         .await;
     assert_page(&again, 200, "Check your email");
     assert_eq!(again.text, r.text);
@@ -376,7 +420,10 @@ async fn register_activate_and_sign_in() {
     // Not active yet: the inactive message.
     b.get("/auth/ui/login").await;
     let r = b
-        .post("/auth/ui/login", &[("email", EMAIL), ("password", PASSWORD), ("rd", "")])
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
         .await;
     assert_page(&r, 403, "Sign in");
     assert!(error_text(&r.text).unwrap().contains("not activated"));
@@ -406,7 +453,10 @@ async fn register_activate_and_sign_in() {
 
     // Sign in.
     let r = b
-        .post("/auth/ui/login", &[("email", EMAIL), ("password", PASSWORD), ("rd", "")])
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
         .await;
     assert_eq!(location(&r), "/auth/ui/account");
     assert_portal_headers(&r);
@@ -420,13 +470,19 @@ async fn wrong_password_and_unknown_email_say_the_same() {
     let mut b = Browser::new(&s);
     b.get("/auth/ui/login").await;
     let wrong = b
-        .post("/auth/ui/login", &[("email", EMAIL), ("password", "wrong password")])
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", "wrong password")],
+        )
         .await;
     assert_page(&wrong, 401, "Sign in");
     let unknown = b
         .post(
             "/auth/ui/login",
-            &[("email", "nobody@example.com"), ("password", "wrong password")],
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "wrong password"),
+            ],
         )
         .await;
     assert_page(&unknown, 401, "Sign in");
@@ -447,7 +503,10 @@ async fn links_by_mail_say_nothing_about_accounts() {
     s.create_account(EMAIL).await;
     let inactive = "grace@example.com";
     let r = s
-        .post("/auth/register", json!({"email": inactive, "password": PASSWORD}))
+        .post(
+            "/auth/register",
+            json!({"email": inactive, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, 204);
     let mut b = Browser::new(&s);
@@ -464,7 +523,9 @@ async fn links_by_mail_say_nothing_about_accounts() {
     b.get("/auth/ui/activate/request").await;
     let mut pages = Vec::new();
     for email in [inactive, EMAIL, "nobody@example.com"] {
-        let r = b.post("/auth/ui/activate/request", &[("email", email)]).await;
+        let r = b
+            .post("/auth/ui/activate/request", &[("email", email)])
+            .await;
         assert_page(&r, 200, "Send a new activation link");
         pages.push(notice_text(&r.text).expect("notice"));
     }
@@ -491,7 +552,10 @@ async fn reset_with_bad_ticket_weak_password_then_good() {
 
     let unknown = uuid::Uuid::new_v4().to_string();
     let r = b
-        .post("/auth/ui/reset", &[("ticket", &unknown), ("new_password", "a new password")])
+        .post(
+            "/auth/ui/reset",
+            &[("ticket", &unknown), ("new_password", "a new password")],
+        )
         .await;
     assert_page(&r, 401, "Choose a new password");
     assert_eq!(
@@ -500,23 +564,38 @@ async fn reset_with_bad_ticket_weak_password_then_good() {
     );
     // Too short: checked before the ticket is spent.
     let r = b
-        .post("/auth/ui/reset", &[("ticket", &ticket), ("new_password", "abc")])
+        .post(
+            "/auth/ui/reset",
+            &[("ticket", &ticket), ("new_password", "abc")],
+        )
         .await;
     assert_page(&r, 400, "Choose a new password");
-    assert_eq!(field_value(&r.text, "ticket").as_deref(), Some(ticket.as_str()));
+    assert_eq!(
+        field_value(&r.text, "ticket").as_deref(),
+        Some(ticket.as_str())
+    );
     let r = b
-        .post("/auth/ui/reset", &[("ticket", &ticket), ("new_password", "a new password")])
+        .post(
+            "/auth/ui/reset",
+            &[("ticket", &ticket), ("new_password", "a new password")],
+        )
         .await;
     assert_eq!(location(&r), "/auth/ui/login?notice=password_reset");
     let r = b.get("/auth/ui/login?notice=password_reset").await;
     assert_page(&r, 200, "Sign in");
     assert!(notice_text(&r.text).is_some());
     let json = s
-        .post("/auth/login", json!({"email": EMAIL, "password": "a new password"}))
+        .post(
+            "/auth/login",
+            json!({"email": EMAIL, "password": "a new password"}),
+        )
         .await;
     assert_eq!(json.status, 200);
     let r = b
-        .post("/auth/ui/reset", &[("ticket", &ticket), ("new_password", "another one")])
+        .post(
+            "/auth/ui/reset",
+            &[("ticket", &ticket), ("new_password", "another one")],
+        )
         .await;
     assert_page(&r, 401, "Choose a new password");
 }
@@ -530,7 +609,10 @@ async fn mfa_step_with_code_and_recovery_code() {
     let mut b = Browser::new(&s);
     b.get("/auth/ui/login").await;
     let r = b
-        .post("/auth/ui/login", &[("email", EMAIL), ("password", PASSWORD), ("rd", "")])
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
         .await;
     assert_page(&r, 200, "Two-factor authentication");
     assert_field(&r.text, "Authentication code", "code", "one-time-code");
@@ -543,20 +625,32 @@ async fn mfa_step_with_code_and_recovery_code() {
 
     let wrong = auth.wrong();
     let r = b
-        .post("/auth/ui/login/mfa", &[("ticket", &ticket), ("rd", ""), ("code", &wrong)])
+        .post(
+            "/auth/ui/login/mfa",
+            &[("ticket", &ticket), ("rd", ""), ("code", &wrong)],
+        )
         .await;
     assert_page(&r, 401, "Two-factor authentication");
     assert_eq!(error_text(&r.text).as_deref(), Some("The code is wrong."));
-    assert_eq!(field_value(&r.text, "ticket").as_deref(), Some(ticket.as_str()));
+    assert_eq!(
+        field_value(&r.text, "ticket").as_deref(),
+        Some(ticket.as_str())
+    );
     let code = auth.fresh().await;
     let r = b
-        .post("/auth/ui/login/mfa", &[("ticket", &ticket), ("rd", ""), ("code", &code)])
+        .post(
+            "/auth/ui/login/mfa",
+            &[("ticket", &ticket), ("rd", ""), ("code", &code)],
+        )
         .await;
     assert_eq!(location(&r), "/auth/ui/account");
     assert!(b.cookies.contains_key("refresh_token"));
     // The ticket is spent.
     let r = b
-        .post("/auth/ui/login/mfa", &[("ticket", &ticket), ("rd", ""), ("code", &wrong)])
+        .post(
+            "/auth/ui/login/mfa",
+            &[("ticket", &ticket), ("rd", ""), ("code", &wrong)],
+        )
         .await;
     assert_page(&r, 401, "Sign in");
 
@@ -564,20 +658,31 @@ async fn mfa_step_with_code_and_recovery_code() {
     let mut b = Browser::new(&s);
     b.get("/auth/ui/login").await;
     let r = b
-        .post("/auth/ui/login", &[("email", EMAIL), ("password", PASSWORD), ("rd", "")])
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
         .await;
     let ticket = field_value(&r.text, "ticket").unwrap();
     let r = b
         .post(
             "/auth/ui/login/mfa",
-            &[("ticket", &ticket), ("rd", ""), ("recovery_code", "AAAA-BBBB-CCCC")],
+            &[
+                ("ticket", &ticket),
+                ("rd", ""),
+                ("recovery_code", "AAAA-BBBB-CCCC"),
+            ],
         )
         .await;
     assert_page(&r, 401, "Two-factor authentication");
     let r = b
         .post(
             "/auth/ui/login/mfa",
-            &[("ticket", &ticket), ("rd", ""), ("recovery_code", &recovery[0])],
+            &[
+                ("ticket", &ticket),
+                ("rd", ""),
+                ("recovery_code", &recovery[0]),
+            ],
         )
         .await;
     assert_eq!(location(&r), "/auth/ui/account");
@@ -629,7 +734,10 @@ async fn forged_posts_are_refused_and_change_nothing() {
         .post_with("/auth/ui/register", &fields, Some(&good), &[])
         .await;
     assert_eq!(r.status, 403);
-    assert!(s.redis.events_of("account.registered").is_empty(), "nothing changed");
+    assert!(
+        s.redis.events_of("account.registered").is_empty(),
+        "nothing changed"
+    );
     // The real thing, also from a page that sends `Origin: null`
     // (Referrer-Policy: no-referrer) or its own origin.
     let own = format!("http://{}", s.addr);
@@ -643,7 +751,12 @@ async fn forged_posts_are_refused_and_change_nothing() {
         .await;
     assert_page(&r, 200, "Check your email");
     let r = b
-        .post_with("/auth/ui/register", &fields, Some(&good), &[("origin", "null")])
+        .post_with(
+            "/auth/ui/register",
+            &fields,
+            Some(&good),
+            &[("origin", "null")],
+        )
         .await;
     assert_page(&r, 200, "Check your email");
     assert_eq!(s.redis.events_of("account.registered").len(), 1);
