@@ -90,10 +90,10 @@ pub fn page(app: &App, error: Error) -> Response {
     }
     let t = &app.portal.strings;
     let (status, text) = describe(t, &error);
-    let frame = Frame::new(t, "error.heading", "");
+    let frame = Frame::new(t, "error.heading", "").error(Some(text));
     let view = Message {
         f: frame,
-        text: Some(&text),
+        text: None,
         link: Some(("/auth/ui/login", t.get("link.back"))),
     };
     let mut response = html(app, status, render(&view), None);

@@ -114,9 +114,11 @@ impl<'s> Browser<'s> {
 
 /// The `value` of the first input named `name`.
 fn field_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\" value=\""))?;
-    let rest = &html[at + name.len() + 15..];
-    Some(unescape(&rest[..rest.find('"')?]))
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..at + html[at..].find('>')?];
+    let value = &tag[tag.find("value=\"")? + 7..];
+    Some(unescape(&value[..value.find('"')?]))
 }
 
 fn unescape(s: &str) -> String {
