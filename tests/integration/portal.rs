@@ -763,3 +763,508 @@ async fn forged_posts_are_refused_and_change_nothing() {
     assert_page(&r, 200, "Check your email");
     assert_eq!(s.redis.events_of("account.registered").len(), 1);
 }
+
+/// The `Set-Cookie` of `name` in a reply.
+fn set_cookie_of(r: &Reply, name: &str) -> Option<String> {
+    r.headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// Signs `email` in through the portal's form: the browser, holding the
+/// edge session cookie.
+async fn portal_sign_in<'s>(s: &'s TestServer, email: &str) -> Browser<'s> {
+    let mut b = Browser::new(s);
+    b.get("/auth/ui/login").await;
+    let r = b
+        .post(
+            "/auth/ui/login",
+            &[("email", email), ("password", PASSWORD), ("rd", "")],
+        )
+        .await;
+    assert_eq!(location(&r), "/auth/ui/account");
+    assert!(
+        b.cookies.contains_key("edgeauth_session"),
+        "{:?}",
+        r.headers
+    );
+    b
+}
+
+async fn verify_with_cookie(s: &TestServer, value: &str) -> Reply {
+    s.send(
+        s.http
+            .get(s.url("/auth/verify"))
+            .header(COOKIE, format!("edgeauth_session={value}")),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sign_in_sets_the_edge_session_and_the_account_page_shows_it() {
+    let s = portal().await;
+    // Without a session: sign in first, then back to the account page.
+    let mut anonymous = Browser::new(&s);
+    let r = anonymous.get("/auth/ui/account").await;
+    assert_eq!(location(&r), "/auth/ui/login?rd=%2Fauth%2Fui%2Faccount");
+    assert_portal_headers(&r);
+
+    s.create_account(EMAIL).await;
+    let mut b = Browser::new(&s);
+    b.get("/auth/ui/login").await;
+    let r = b
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
+        .await;
+    assert_eq!(location(&r), "/auth/ui/account");
+    let cookie = set_cookie_of(&r, "edgeauth_session").expect("edge cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "EDGEAUTH_COOKIE_SECURE=false: {cookie}"
+    );
+    assert!(set_cookie_of(&r, "refresh_token").is_some());
+    let edge = b.cookies["edgeauth_session"].clone();
+    let v = verify_with_cookie(&s, &edge).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(v.header("x-auth-email").as_deref(), Some(EMAIL));
+
+    let r = b.get("/auth/ui/account").await;
+    assert_page(&r, 200, "Your account");
+    assert!(r.text.contains(EMAIL));
+    for h2 in ["Sessions", "Password", "Two-factor authentication"] {
+        assert!(r.text.contains(&format!(">{h2}</h2>")), "{h2}");
+    }
+    assert!(r.text.contains("This device"));
+    assert_button(&r.text, "Revoke");
+    assert_field(
+        &r.text,
+        "Current password",
+        "old_password",
+        "current-password",
+    );
+    assert_field(&r.text, "New password", "new_password", "new-password");
+    assert_button(&r.text, "Change password");
+    assert_button(&r.text, "Set up two-factor authentication");
+    assert_button(&r.text, "Sign out");
+
+    // Signed in, a visit to the sign-in page with a safe rd goes straight there.
+    let s2 = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_PORTAL_ALLOWED_DOMAINS", "example.com"),
+    ])
+    .await;
+    s2.create_account(EMAIL).await;
+    let mut b2 = portal_sign_in(&s2, EMAIL).await;
+    let r = b2
+        .get("/auth/ui/login?rd=https%3A%2F%2Fapp.example.com%2Fhome")
+        .await;
+    assert_eq!(location(&r), "https://app.example.com/home");
+    let r = b2.get("/auth/ui/login?rd=https%3A%2F%2Fevil.test%2F").await;
+    assert_page(&r, 200, "Sign in");
+}
+
+#[tokio::test]
+async fn revoke_a_session_and_change_the_password() {
+    let s = portal().await;
+    s.create_account(EMAIL).await;
+    let (jwt, _) = s.login(EMAIL).await;
+    let mut b = portal_sign_in(&s, EMAIL).await;
+    let sessions = s
+        .send(s.http.get(s.url("/auth/sessions")).bearer_auth(&jwt))
+        .await
+        .json();
+    let other = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["current"] == json!(true))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = b.get("/auth/ui/account").await;
+    assert!(r.text.contains(&other));
+    let r = b
+        .post("/auth/ui/account/sessions/revoke", &[("id", &other)])
+        .await;
+    assert_page(&r, 200, "Your account");
+    assert!(notice_text(&r.text).is_some());
+    assert!(!r.text.contains(&other));
+    assert_eq!(s.verify(&jwt).await.status, 401);
+    let r = b
+        .post("/auth/ui/account/sessions/revoke", &[("id", &other)])
+        .await;
+    assert_page(&r, 404, "Your account");
+    assert!(error_text(&r.text).is_some());
+
+    // Wrong current password: the message in the password section.
+    let r = b
+        .post(
+            "/auth/ui/account/password",
+            &[
+                ("old_password", "not it at all"),
+                ("new_password", "a new password"),
+            ],
+        )
+        .await;
+    assert_page(&r, 401, "Your account");
+    assert_eq!(
+        error_text(&r.text).as_deref(),
+        Some("The email or password is wrong.")
+    );
+    assert!(!r.text.contains("not it at all"));
+    let r = b
+        .post(
+            "/auth/ui/account/password",
+            &[("old_password", PASSWORD), ("new_password", "abc")],
+        )
+        .await;
+    assert_page(&r, 400, "Your account");
+    let r = b
+        .post(
+            "/auth/ui/account/password",
+            &[
+                ("old_password", PASSWORD),
+                ("new_password", "a new password"),
+            ],
+        )
+        .await;
+    assert_page(&r, 200, "Your account");
+    assert!(notice_text(&r.text).is_some());
+    // This browser's session survives its own password change.
+    let r = b.get("/auth/ui/account").await;
+    assert_page(&r, 200, "Your account");
+    let json = s
+        .post(
+            "/auth/login",
+            json!({"email": EMAIL, "password": "a new password"}),
+        )
+        .await;
+    assert_eq!(json.status, 200);
+}
+
+/// The `<li>` texts of the recovery-code list.
+fn recovery_codes(html: &str) -> Vec<String> {
+    let at = html
+        .find("id=\"recovery-codes\"")
+        .expect("recovery-codes list");
+    let list = &html[at..html[at..].find("</ul>").unwrap() + at];
+    list.split("<code>")
+        .skip(1)
+        .map(|c| c[..c.find("</code>").unwrap()].to_owned())
+        .collect()
+}
+
+fn otp_secret(html: &str) -> String {
+    let at = html.find("id=\"otp-secret\">").expect("otp-secret") + 16;
+    html[at..at + html[at..].find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn mfa_setup_recovery_codes_and_turning_it_off() {
+    let s = portal().await;
+    s.create_account(EMAIL).await;
+    let mut b = portal_sign_in(&s, EMAIL).await;
+    b.get("/auth/ui/account").await;
+    let r = b.post("/auth/ui/account/mfa/generate", &[]).await;
+    assert_page(&r, 200, "Your account");
+    assert!(r.text.contains("alt=\"QR code\""));
+    assert!(r.text.contains("src=\"data:image/png;base64,"));
+    let secret = otp_secret(&r.text);
+    assert_field(&r.text, "Authentication code", "code", "one-time-code");
+    assert_button(&r.text, "Turn on");
+    let mut auth = Authenticator::new(&secret);
+
+    let r = b
+        .post(
+            "/auth/ui/account/mfa/enable",
+            &[("code", &auth.wrong()), ("secret", &secret)],
+        )
+        .await;
+    assert_page(&r, 401, "Your account");
+    assert_eq!(error_text(&r.text).as_deref(), Some("The code is wrong."));
+    assert_eq!(otp_secret(&r.text), secret, "the same secret shown again");
+    let code = auth.fresh().await;
+    let r = b
+        .post(
+            "/auth/ui/account/mfa/enable",
+            &[("code", &code), ("secret", &secret)],
+        )
+        .await;
+    assert_page(&r, 200, "Your account");
+    let codes = recovery_codes(&r.text);
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(r.text.contains("Two-factor authentication is on"));
+    assert_button(&r.text, "New recovery codes");
+    assert_button(&r.text, "Turn off");
+    assert_eq!(s.redis.events_of("mfa.enabled").len(), 1);
+
+    // The first codes work at sign-in.
+    let mut other = Browser::new(&s);
+    other.get("/auth/ui/login").await;
+    let r = other
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", PASSWORD), ("rd", "")],
+        )
+        .await;
+    let ticket = field_value(&r.text, "ticket").unwrap();
+    let r = other
+        .post(
+            "/auth/ui/login/mfa",
+            &[
+                ("ticket", &ticket),
+                ("rd", ""),
+                ("recovery_code", &codes[0]),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/auth/ui/account");
+    let v = verify_with_cookie(&s, &other.cookies["edgeauth_session"]).await;
+    assert_eq!(v.status, 200);
+    assert!(
+        v.header("x-auth-amr").unwrap().contains("mfa"),
+        "{:?}",
+        v.headers
+    );
+
+    let r = b
+        .post(
+            "/auth/ui/account/mfa/recovery-codes",
+            &[("code", &auth.wrong())],
+        )
+        .await;
+    assert_page(&r, 401, "Your account");
+    let code = auth.fresh().await;
+    let r = b
+        .post("/auth/ui/account/mfa/recovery-codes", &[("code", &code)])
+        .await;
+    assert_page(&r, 200, "Your account");
+    let fresh = recovery_codes(&r.text);
+    assert_eq!(fresh.len(), 10);
+    assert_ne!(fresh, codes);
+
+    let code = auth.fresh().await;
+    let r = b
+        .post("/auth/ui/account/mfa/disable", &[("code", &code)])
+        .await;
+    assert_page(&r, 200, "Your account");
+    assert_button(&r.text, "Set up two-factor authentication");
+    assert_eq!(s.redis.events_of("mfa.disabled").len(), 1);
+}
+
+#[tokio::test]
+async fn mfa_setup_needs_a_recent_sign_in() {
+    let s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_REAUTH_MAX_AGE", "1s"),
+    ])
+    .await;
+    s.create_account(EMAIL).await;
+    let mut b = portal_sign_in(&s, EMAIL).await;
+    b.get("/auth/ui/account").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = b.post("/auth/ui/account/mfa/generate", &[]).await;
+    assert_page(&r, 403, "Your account");
+    assert_eq!(
+        error_text(&r.text).as_deref(),
+        Some("For this change, sign out and sign in again first.")
+    );
+    assert!(!r.text.contains("otp-secret"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_clears_the_cookie() {
+    let s = portal().await;
+    s.create_account(EMAIL).await;
+    let mut b = portal_sign_in(&s, EMAIL).await;
+    let edge = b.cookies["edgeauth_session"].clone();
+    b.get("/auth/ui/account").await;
+    // Forged sign-outs change nothing.
+    let r = b
+        .post_with(
+            "/auth/ui/logout",
+            &[],
+            None,
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = b
+        .post_with(
+            "/auth/ui/logout",
+            &[],
+            Some(&b.csrf.clone()),
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(verify_with_cookie(&s, &edge).await.status, 200);
+
+    let r = b.post("/auth/ui/logout", &[]).await;
+    assert_eq!(location(&r), "/auth/ui/login?notice=signed_out");
+    let cleared = set_cookie_of(&r, "edgeauth_session").expect("cleared");
+    assert!(cleared.starts_with("edgeauth_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(!b.cookies.contains_key("edgeauth_session"));
+    assert_eq!(verify_with_cookie(&s, &edge).await.status, 401);
+    let r = b.get("/auth/ui/login?notice=signed_out").await;
+    assert_page(&r, 200, "Sign in");
+    assert_eq!(notice_text(&r.text).as_deref(), Some("You are signed out."));
+    let r = b.get("/auth/ui/account").await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn sign_in_never_redirects_off_site() {
+    use crate::support::return_urls::{ACCEPTED, ALLOWED_DOMAIN, HOSTILE};
+    let s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_PORTAL_ALLOWED_DOMAINS", ALLOWED_DOMAIN),
+        // The tables are written with plain http refused.
+        ("EDGEAUTH_COOKIE_SECURE", "true"),
+    ])
+    .await;
+    s.create_account(EMAIL).await;
+    let mut b = Browser::new(&s);
+    let r = b.get("/auth/ui/login").await;
+    let csrf_cookie = set_cookie_of(&r, "__Host-edgeauth_csrf").expect("__Host- cookie");
+    assert!(
+        csrf_cookie.contains("; Secure") && csrf_cookie.ends_with("Path=/"),
+        "{csrf_cookie}"
+    );
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://example.com https://*.example.com;"),
+        "{csp}"
+    );
+    for rd in HOSTILE {
+        let r = b
+            .post(
+                "/auth/ui/login",
+                &[("email", EMAIL), ("password", PASSWORD), ("rd", rd)],
+            )
+            .await;
+        assert_eq!(location(&r), "/auth/ui/account", "rd = {rd:?}");
+    }
+    for (rd, canonical) in ACCEPTED.iter().take(4) {
+        let r = b
+            .post(
+                "/auth/ui/login",
+                &[("email", EMAIL), ("password", PASSWORD), ("rd", rd)],
+            )
+            .await;
+        assert_eq!(&location(&r), canonical, "rd = {rd:?}");
+    }
+}
+
+#[tokio::test]
+async fn mails_link_to_the_portal() {
+    let s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_PORTAL_URL", "https://auth.example.com"),
+    ])
+    .await;
+    let r = s
+        .post(
+            "/auth/register",
+            json!({"email": EMAIL, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let registered = &s.redis.events_of("account.registered")[0];
+    assert_eq!(
+        registered["link"],
+        format!(
+            "https://auth.example.com/auth/ui/activate?ticket={}",
+            registered["ticket"]
+        )
+    );
+    let r = s
+        .post("/auth/account/activate/request", json!({"email": EMAIL}))
+        .await;
+    assert_eq!(r.status, 204);
+    let requested = &s.redis.events_of("account.activation_requested")[0];
+    assert!(requested["link"].starts_with("https://auth.example.com/auth/ui/activate?ticket="));
+    let r = s
+        .post("/auth/account/forgot/request", json!({"email": EMAIL}))
+        .await;
+    assert_eq!(r.status, 204);
+    let reset = &s.redis.events_of("password.reset_requested")[0];
+    assert_eq!(
+        reset["link"],
+        format!(
+            "https://auth.example.com/auth/ui/reset?ticket={}",
+            reset["ticket"]
+        )
+    );
+    // Without a portal URL, no link.
+    let plain = portal().await;
+    plain
+        .post(
+            "/auth/register",
+            json!({"email": EMAIL, "password": PASSWORD}),
+        )
+        .await;
+    assert!(!plain.redis.events_of("account.registered")[0].contains_key("link"));
+}
+
+#[tokio::test]
+async fn strings_file_overrides_texts_and_refuses_unknown_keys() {
+    let dir = crate::support::TempDir::new();
+    let good = dir.write(
+        "strings.json",
+        r#"{"login.heading": "Anmelden", "login.submit": "Weiter"}"#,
+    );
+    let s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_PORTAL_STRINGS_FILE", good.to_str().unwrap()),
+    ])
+    .await;
+    let mut b = Browser::new(&s);
+    let r = b.get("/auth/ui/login").await;
+    assert_page(&r, 200, "Anmelden");
+    assert_button(&r.text, "Weiter");
+
+    let bad = dir.write(
+        "bad.json",
+        r#"{"login.heading": "x", "login.haeding": "y"}"#,
+    );
+    let key = dir.write(
+        "signing.pem",
+        &edgeauth::auth::jwt::generate_pkcs8_pem().unwrap(),
+    );
+    let data = dir.write(
+        "data.key",
+        &edgeauth::auth::data_keys::generate_data_key_base64().unwrap(),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeauth"))
+        .arg("serve")
+        .env("EDGEAUTH_LISTEN", "127.0.0.1:0")
+        .env("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("EDGEAUTH_REDIS_URL", "redis://127.0.0.1:1")
+        .env("EDGEAUTH_JWT_KEY_FILES", key)
+        .env("EDGEAUTH_DATA_KEY_FILE", data)
+        .env("EDGEAUTH_SCRYPT_LOG_N", "10")
+        .env("EDGEAUTH_PORTAL", "true")
+        .env("EDGEAUTH_PORTAL_STRINGS_FILE", &bad)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("EDGEAUTH_PORTAL_STRINGS_FILE"), "{text}");
+    assert!(text.contains("login.haeding"), "{text}");
+}
