@@ -701,7 +701,8 @@ async fn forged_posts_are_refused_and_change_nothing() {
     // Another browser's cookie and token.
     let mut other = Browser::new(&s);
     other.get("/auth/ui/register").await;
-    let cases: Vec<(&str, Option<String>, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, Option<String>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("no token", None, vec![]),
         ("wrong token", Some("AAAA".repeat(11)), vec![]),
         ("empty token", Some(String::new()), vec![]),
