@@ -99,8 +99,15 @@ impl Portal {
             if domain.is_empty() {
                 continue;
             }
+            // Any port (a return URL may name one); subdomains of names only.
+            let is_ip = domain.parse::<std::net::IpAddr>().is_ok();
             for scheme in schemes {
-                form_action.push_str(&format!(" {scheme}://{domain} {scheme}://*.{domain}"));
+                if is_ip {
+                    form_action.push_str(&format!(" {scheme}://{domain}:*"));
+                } else {
+                    form_action
+                        .push_str(&format!(" {scheme}://{domain}:* {scheme}://*.{domain}:*"));
+                }
             }
         }
         let csp = format!(
