@@ -965,3 +965,42 @@ async fn a_cookie_is_bound_to_the_data_key() {
     assert_error(&a.verify_cookie(&forged).await, 401, "invalid_token");
     assert_eq!(b.verify_cookie(&forged).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_keeps_the_live_sessions_of_the_other_kind() {
+    // A browser sign-in (idle timeout 2 s) must not take a JSON session
+    // unused for longer than that (its refresh TTL is 30 days) for expired.
+    let s = TestServer::with(&[("EDGEAUTH_SESSION_IDLE_TIMEOUT", "2s")]).await;
+    let email = "edge-prune-api@example.com";
+    s.create_account(email).await;
+    let (jwt, refresh) = s.login(email).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let edge = browser_sign_in(&s, email).await;
+    assert_eq!(s.verify(&jwt).await.status, 200, "the JSON session lives");
+    let r = s.post_cookie("/auth/token/refresh", &refresh).await;
+    assert_eq!(r.status, 200, "its refresh token too: {}", r.text);
+    let listed = session_ids(&s, &r.jwt()).await;
+    assert!(listed.contains(&sid(&jwt)) && listed.contains(&edge.family.to_string()));
+
+    // The other way round: a JSON sign-in (refresh TTL 2 s) must not take an
+    // edge session (idle timeout 12 h, renewed at most once a minute) for expired.
+    let s = TestServer::with(&[
+        ("EDGEAUTH_REFRESH_TTL", "2s"),
+        ("EDGEAUTH_REFRESH_REUSE_GRACE", "0"),
+        ("EDGEAUTH_VERIFY_CACHE_TTL", "0"),
+    ])
+    .await;
+    let email = "edge-prune-browser@example.com";
+    s.create_account(email).await;
+    let edge = browser_sign_in(&s, email).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(s.verify_cookie(&edge.cookie).await.status, 200);
+    let (jwt, _) = s.login(email).await;
+    let r = s.verify_cookie(&edge.cookie).await;
+    assert_edge_identity(&r, &edge, email, "pwd");
+    assert!(
+        session_ids(&s, &jwt)
+            .await
+            .contains(&edge.family.to_string())
+    );
+}
