@@ -22,7 +22,7 @@ use crate::support::edge::{
 };
 use crate::support::jwt::{claims, sid, sub};
 use crate::support::keys::{command_calls, reset_stats};
-use crate::support::{PASSWORD, Reply, TempDir, TestServer, assert_error, now_ms};
+use crate::support::{PASSWORD, Redis, Reply, TempDir, TestServer, assert_error, now_ms};
 
 const PORTAL: &str = "https://auth.example.com";
 const SIGN_IN: &str = "https://auth.example.com/auth/ui/login";
@@ -626,8 +626,9 @@ fn script_calls(conn: &mut redis::Connection) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sliding_renewal_writes_at_most_once_per_interval() {
-    // The default idle timeout (12 h): a renewal at most once a minute.
-    let s = TestServer::with(&[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
+    // Command statistics are read from one node: a Redis of its own in
+    // every mode. The default idle timeout (12 h): a renewal at most once a minute.
+    let s = TestServer::with_redis(Redis::start(), &[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
     let email = "edge-writes@example.com";
     s.create_account(email).await;
     let edge = browser_sign_in(&s, email).await;
@@ -659,10 +660,13 @@ async fn sliding_renewal_writes_at_most_once_per_interval() {
 
     // A short idle timeout (4 s: renewal every second): writes come back
     // after each interval, once.
-    let s = TestServer::with(&[
-        ("EDGEAUTH_VERIFY_CACHE_TTL", "0"),
-        ("EDGEAUTH_SESSION_IDLE_TIMEOUT", "4s"),
-    ])
+    let s = TestServer::with_redis(
+        Redis::start(),
+        &[
+            ("EDGEAUTH_VERIFY_CACHE_TTL", "0"),
+            ("EDGEAUTH_SESSION_IDLE_TIMEOUT", "4s"),
+        ],
+    )
     .await;
     s.create_account(email).await;
     let edge = browser_sign_in(&s, email).await;
@@ -706,7 +710,7 @@ async fn sliding_renewal_writes_at_most_once_per_interval() {
     }
 
     // With the default verify cache (1 s), a burst costs one script call.
-    let s = TestServer::start().await;
+    let s = TestServer::with_redis(Redis::start(), &[]).await;
     s.create_account(email).await;
     let edge = browser_sign_in(&s, email).await;
     let mut conn = s.redis.conn();
@@ -1003,4 +1007,30 @@ async fn a_sign_in_keeps_the_live_sessions_of_the_other_kind() {
             .await
             .contains(&edge.family.to_string())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_auth_email_follows_an_email_change() {
+    let s = TestServer::with(&[("EDGEAUTH_VERIFY_CACHE_TTL", "0")]).await;
+    let (old, new) = ("edge-old@example.com", "edge-new@example.com");
+    s.create_account(old).await;
+    let edge = browser_sign_in(&s, old).await;
+    let (jwt, _) = s.login(old).await;
+    assert_edge_identity(&s.verify_cookie(&edge.cookie).await, &edge, old, "pwd");
+    let r = s
+        .post_bearer(
+            "/auth/account/email/request",
+            &jwt,
+            json!({ "new_email": new }),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let ticket = s.redis.ticket("email.change_requested", new);
+    let r = s
+        .post("/auth/account/email", json!({ "ticket": ticket }))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_edge_identity(&s.verify_cookie(&edge.cookie).await, &edge, new, "pwd");
+    let r = s.verify(&jwt).await;
+    assert_identity(&r, &sub(&jwt), &sid(&jwt), new, "pwd");
 }
