@@ -184,7 +184,8 @@ async fn verify_takes_the_cookie_and_a_bearer_decides_alone() {
         401,
         "invalid_token",
     );
-    let empty_bearer = s
+    // Any Authorization header decides, even one that is not a Bearer token.
+    let basic_auth = s
         .send(
             s.http
                 .get(s.url("/auth/verify"))
@@ -192,7 +193,7 @@ async fn verify_takes_the_cookie_and_a_bearer_decides_alone() {
                 .header(COOKIE, format!("edgeauth_session={}", edge.cookie)),
         )
         .await;
-    assert_error(&empty_bearer, 401, "invalid_token");
+    assert_error(&basic_auth, 401, "invalid_token");
 
     // After a TOTP step the session says so: pwd,otp,mfa.
     let mfa_email = "edge-verify-mfa@example.com";
