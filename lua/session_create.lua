@@ -4,7 +4,9 @@
 -- KEYS[2]  P{A}:sessions      zset: member = family id, score = last use (ms)
 -- KEYS[3]  P{A}:session:F     the new family's hash
 -- ARGV[1]  now (unix ms)      ARGV[2]  TTL (ms)        ARGV[3]  cap (>= 1)
--- ARGV[4]  prune cutoff: families last used before it have expired (now - TTL)
+-- ARGV[4]  prune cutoff: families last used before it have expired (now minus the
+--          longest idle lifetime of any kind of family: an API client's and a
+--          browser's differ, and a family of either kind may be in the index)
 -- ARGV[5]  session key prefix "P{A}:session:"; other families' hashes are named
 --          from it (same hash tag as KEYS, so still a single slot in Redis Cluster)
 -- ARGV[6]  family id F        ARGV[7]  user agent      ARGV[8]  ip

@@ -8,6 +8,9 @@
 //! Index:
 //! - `conventions` — request conventions: 415/400/413/404/405, error bodies, probes, JWKS
 //! - `account`     — register, activate, forgot, remove
+//! - `edge_session` — the browser's edge session cookie at /auth/verify and /auth/forward-auth:
+//!   identity and amr headers, mfa=1, sign-in URL and 302, idle and absolute lifetimes, sliding
+//!   renewal's Redis writes, every revocation, amr in JWTs, cookies bound to the data key
 //! - `email_change` — verified email change: end to end, errors, the two-slot races
 //! - `session`     — login, refresh rotation and reuse, logout, revoke
 //! - `tokens`      — JWT verification and refresh-token tampering
@@ -55,6 +58,8 @@ mod account;
 mod cluster;
 #[path = "integration/conventions.rs"]
 mod conventions;
+#[path = "integration/edge_session.rs"]
+mod edge_session;
 #[path = "integration/email_change.rs"]
 mod email_change;
 #[path = "integration/fuzz_replay.rs"]

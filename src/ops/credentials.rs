@@ -229,6 +229,12 @@ pub async fn start_session(
         SessionKind::Api => config.refresh_ttl.min(config.refresh_max_age),
         SessionKind::Browser => config.session_idle_timeout.min(config.session_max_age),
     };
+    // Families of either kind share the account's index: one unused for longer than the
+    // longer of the two idle lifetimes has expired, whichever kind made it.
+    let prune_after = config
+        .refresh_ttl
+        .min(config.refresh_max_age)
+        .max(config.session_idle_timeout.min(config.session_max_age));
     let session = NewSession {
         account,
         family,
@@ -238,6 +244,7 @@ pub async fn start_session(
         },
         now_ms,
         ttl_ms: ttl.as_millis() as u64,
+        prune_after_ms: prune_after.as_millis() as u64,
         cap: config.sessions_per_account,
         credential_version,
         auth_time,

@@ -36,6 +36,11 @@ pub struct NewSession<'a> {
     pub now_ms: u64,
     /// The idle lifetime, already capped by the absolute one.
     pub ttl_ms: u64,
+    /// The longest idle lifetime any family of the account may have been given, whatever its
+    /// kind (an API client's refresh TTL, a browser's idle timeout): only families unused for
+    /// longer than this (and than `ttl_ms`) are pruned as expired. The new family's own TTL
+    /// alone would take a live family of a longer-lived kind for expired.
+    pub prune_after_ms: u64,
     /// Families kept per account (the least recently used goes).
     pub cap: u32,
     /// The credential version the password or ticket was checked under.
@@ -95,6 +100,7 @@ impl Store {
             meta,
             now_ms,
             ttl_ms,
+            prune_after_ms,
             cap,
             credential_version,
             auth_time,
@@ -114,7 +120,7 @@ impl Store {
                 .arg(now_ms)
                 .arg(ttl_ms)
                 .arg(cap.max(1))
-                .arg(now_ms.saturating_sub(ttl_ms))
+                .arg(now_ms.saturating_sub(prune_after_ms.max(ttl_ms)))
                 .arg(k.session_prefix(account))
                 .arg(family.to_string())
                 .arg(truncate(meta.user_agent, USER_AGENT_MAX))

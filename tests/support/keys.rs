@@ -12,6 +12,11 @@ pub fn account_key(account: &str) -> String {
     format!("edgeauth:{{{account}}}:account")
 }
 
+/// The key of one session family's hash.
+pub fn session_key(account: &str, family: &str) -> String {
+    format!("edgeauth:{{{account}}}:session:{family}")
+}
+
 impl Redis {
     /// Every key whose name matches `pattern`, sorted.
     pub fn keys(&self, pattern: &str) -> Vec<String> {
@@ -32,6 +37,15 @@ impl Redis {
     pub fn account_field(&self, account: &str, field: &str) -> Option<String> {
         redis::cmd("HGET")
             .arg(account_key(account))
+            .arg(field)
+            .query(&mut self.conn())
+            .expect("HGET")
+    }
+
+    /// One field of a session family's hash.
+    pub fn session_field(&self, account: &str, family: &str, field: &str) -> Option<String> {
+        redis::cmd("HGET")
+            .arg(session_key(account, family))
             .arg(field)
             .query(&mut self.conn())
             .expect("HGET")

@@ -12,13 +12,15 @@
 //!
 //! The kit every test file shares: `totp` (the tests' own RFC 6238
 //! authenticator), `mfa` (enable, login ticket, second step, recovery),
-//! `flows` (reset request and reset), `jwt` (claims of an issued token), `keys` (key names, account fields,
+//! `flows` (reset request and reset), `edge` (browser sign-ins and the edge
+//! session cookie), `jwt` (claims of an issued token), `keys` (key names, account fields,
 //! command statistics), `metrics` (`/metrics` samples), `return_urls` (the hostile and accepted
 //! return-URL tables), and `cluster`.
 
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod edge;
 pub mod flows;
 pub mod jwt;
 pub mod keys;
