@@ -98,7 +98,7 @@ pub fn cookie_value(app: &App, tokens: &Tokens) -> String {
 /// The configured lifetimes. The renewal interval is a minute, or a quarter
 /// of the idle timeout when that is shorter (so a session in use never idles
 /// out between two renewals).
-fn lifetimes(app: &App) -> EdgeLifetimes {
+pub fn lifetimes(app: &App) -> EdgeLifetimes {
     let idle_ms = app.config.session_idle_timeout.as_millis() as u64;
     EdgeLifetimes {
         idle_ms,

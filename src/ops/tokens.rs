@@ -2,8 +2,8 @@
 //! presented family, or every family of its account), and revoke (sign the
 //! caller out everywhere).
 //!
-//! Imports `ops::common` and `ops::credentials` (the [`Tokens`] type) only
-//! among the operations; never the HTTP library, the request type, the
+//! Imports `ops::common`, `ops::credentials` (the [`Tokens`] type) and
+//! `ops::edge` (a browser family's lifetimes) only among the operations; never the HTTP library, the request type, the
 //! adapters or the router.
 
 use crate::app::App;
@@ -13,6 +13,7 @@ use crate::error::{ApiResult, Error};
 use crate::metrics::Outcome;
 use crate::ops::common::{self, Caller};
 use crate::ops::credentials::Tokens;
+use crate::ops::edge;
 use crate::store::events::EventKind;
 use crate::store::sessions::{Rotated, Rotation};
 
@@ -54,6 +55,8 @@ async fn rotate(app: &App, presented: Option<&str>, now_ms: u64) -> ApiResult<To
             app.config.refresh_reuse_grace.as_millis() as u64,
             app.config.refresh_ttl.as_millis() as u64,
             app.config.refresh_max_age.as_millis() as u64,
+            // A browser sign-in's family keeps its edge session's lifetimes.
+            Some(edge::lifetimes(app)),
         )
         .await?;
     match rotation {

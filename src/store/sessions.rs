@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
+use super::edge_sessions::EdgeLifetimes;
 use super::{Store, StoreResult, bad_reply};
 
 /// The password change lives with every other password write (`store/passwords.rs`); its outcome
@@ -157,6 +158,7 @@ impl Store {
             grace_ms,
             ttl_ms,
             u64::MAX,
+            None,
         )
         .await
         .map(|rotated| rotated.rotation)
@@ -164,7 +166,9 @@ impl Store {
 
     /// [`Store::rotate_session`] for a family that lives at most `max_age_ms` since its creation
     /// (older: deleted → Unknown; a renewal never reaches past it), with the family's auth_time
-    /// and amr.
+    /// and amr. A family a browser sign-in made also keeps `edge`'s idle timeout and absolute
+    /// lifetime for its refresh tokens (none given: unbounded), and a rotation counts as a use
+    /// of its edge session.
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_session_within(
         &self,
@@ -175,12 +179,15 @@ impl Store {
         grace_ms: u64,
         ttl_ms: u64,
         max_age_ms: u64,
+        edge: Option<EdgeLifetimes>,
     ) -> StoreResult<Rotated> {
         self.run("rotate_session", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
             // Lua numbers are doubles: keep the lifetime well inside their exact integers.
             let max_age_ms = max_age_ms.clamp(1, 1 << 50);
+            let (edge_idle_ms, edge_max_age_ms) =
+                edge.map_or((1 << 50, 1 << 50), |e| (e.idle_ms, e.max_age_ms));
             let (status, generation, auth_time, amr): (String, u64, u64, u64) = self
                 .scripts()
                 .session_rotate
@@ -192,6 +199,8 @@ impl Store {
                 .arg(grace_ms)
                 .arg(ttl_ms.max(1))
                 .arg(max_age_ms)
+                .arg(edge_idle_ms.clamp(1, 1 << 50))
+                .arg(edge_max_age_ms.clamp(1, 1 << 50))
                 .invoke_async(&mut conn)
                 .await?;
             let rotation = match status.as_str() {

@@ -1035,3 +1035,39 @@ async fn x_auth_email_follows_an_email_change() {
     let r = s.verify(&jwt).await;
     assert_identity(&r, &sub(&jwt), &sid(&jwt), new, "pwd");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_sessions_refresh_token_keeps_its_lifetimes() {
+    let s = TestServer::with(&[
+        ("EDGEAUTH_SESSION_IDLE_TIMEOUT", "2s"),
+        ("EDGEAUTH_SESSION_MAX_AGE", "1h"),
+        ("EDGEAUTH_VERIFY_CACHE_TTL", "0"),
+        ("EDGEAUTH_REFRESH_REUSE_GRACE", "0"),
+    ])
+    .await;
+    let email = "edge-refresh-idle@example.com";
+    s.create_account(email).await;
+    let edge = browser_sign_in(&s, email).await;
+
+    // Refreshing is a use of the browser session: refreshed every 500 ms for
+    // 3 s (past the idle timeout), the cookie still works.
+    let mut token = edge.refresh_token.clone();
+    for _ in 0..6 {
+        let r = s.post_cookie("/auth/token/refresh", &token).await;
+        assert_eq!(r.status, 200, "refresh of a browser session in use");
+        token = r.refresh_cookie().expect("a new refresh cookie");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(s.verify_cookie(&edge.cookie).await.status, 200);
+
+    // A refresh never renews it past the idle timeout (not the refresh
+    // lifetime of 30 days): left idle, both the refresh token and the
+    // cookie are dead.
+    let r = s.post_cookie("/auth/token/refresh", &token).await;
+    assert_eq!(r.status, 200);
+    let token = r.refresh_cookie().expect("a new refresh cookie");
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let r = s.post_cookie("/auth/token/refresh", &token).await;
+    assert_error(&r, 401, "invalid_refresh_token");
+    assert_error(&s.verify_cookie(&edge.cookie).await, 401, "invalid_token");
+}
