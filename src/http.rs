@@ -136,14 +136,24 @@ impl Request {
 
     /// The value of the first cookie called `name`, across every `Cookie` header.
     pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies(name, 1).into_iter().next()
+    }
+
+    /// The values of the first `max` cookies called `name`, in the order the
+    /// browser sent them. A browser sends several when cookies of one name
+    /// were set for different domains or paths (an old one left behind after
+    /// the cookie domain changed, say), most specific first.
+    pub fn cookies(&self, name: &str, max: usize) -> Vec<String> {
         self.headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(cookie::Cookie::split_parse)
             .filter_map(Result::ok)
-            .find(|c| c.name() == name)
+            .filter(|c| c.name() == name)
+            .take(max)
             .map(|c| c.value().to_owned())
+            .collect()
     }
 
     /// Whether a request that authenticates with a cookie (the refresh

@@ -77,10 +77,8 @@ async fn identify(app: &App, req: &Request) -> ApiResult<Identity> {
     if req.headers.contains_key(AUTHORIZATION) {
         return edge::bearer_identity(app, req.bearer_token(), now_ms).await;
     }
-    let cookie = req
-        .cookie(&app.config.session_cookie_name)
-        .ok_or(Error::InvalidToken)?;
-    edge::edge_session(app, &cookie, now_ms).await
+    let cookies = req.cookies(&app.config.session_cookie_name, edge::COOKIES_PER_REQUEST);
+    edge::first_live_session(app, &cookies, now_ms).await
 }
 
 /// `?mfa=1` in the query, or `X-Auth-Require: mfa`.

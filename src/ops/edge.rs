@@ -22,6 +22,9 @@ use crate::ops::common::{self, Caller};
 use crate::ops::credentials::Tokens;
 use crate::store::edge_sessions::EdgeLifetimes;
 
+/// Edge cookies of one name looked at per request, at most.
+pub const COOKIES_PER_REQUEST: usize = 4;
+
 /// How often a session in use writes its last use to Redis at most.
 pub const RENEW_EVERY_MS: u64 = 60_000;
 
@@ -85,6 +88,24 @@ pub async fn edge_session(app: &App, cookie_value: &str, now_ms: u64) -> ApiResu
         email: state.email,
         amr,
     })
+}
+
+/// The first live session among the values of the edge cookies a request
+/// carried (a browser may hold stale ones of the same name, for another
+/// domain or path, beside the current one): `invalid_token` when none is.
+/// A failing store is an error at once, never "not signed in".
+pub async fn first_live_session(
+    app: &App,
+    cookie_values: &[String],
+    now_ms: u64,
+) -> ApiResult<EdgeSession> {
+    for value in cookie_values {
+        match edge_session(app, value, now_ms).await {
+            Err(Error::InvalidToken) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::InvalidToken)
 }
 
 /// The edge cookie value of the session a browser sign-in started.

@@ -335,10 +335,11 @@ pub async fn current_session(
     app: &App,
     req: &Request,
 ) -> ApiResult<Option<crate::ops::edge::EdgeSession>> {
-    let Some(value) = req.cookie(&app.config.session_cookie_name) else {
-        return Ok(None);
-    };
-    match crate::ops::edge::edge_session(app, &value, crate::clock::now_ms()).await {
+    let cookies = req.cookies(
+        &app.config.session_cookie_name,
+        crate::ops::edge::COOKIES_PER_REQUEST,
+    );
+    match crate::ops::edge::first_live_session(app, &cookies, crate::clock::now_ms()).await {
         Ok(session) => Ok(Some(session)),
         Err(Error::InvalidToken) => Ok(None),
         Err(e) => Err(e),

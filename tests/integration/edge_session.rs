@@ -1071,3 +1071,37 @@ async fn a_browser_sessions_refresh_token_keeps_its_lifetimes() {
     assert_error(&r, 401, "invalid_refresh_token");
     assert_error(&s.verify_cookie(&edge.cookie).await, 401, "invalid_token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cookie_of_the_same_name_does_not_hide_the_live_one() {
+    let s = TestServer::start().await;
+    let email = "edge-stale@example.com";
+    s.create_account(email).await;
+    let old = browser_sign_in(&s, email).await;
+    let live = browser_sign_in(&s, email).await;
+    let r = s.post_cookie("/auth/logout", &old.refresh_token).await;
+    assert_eq!(r.status, 204);
+    // A browser sends every cookie of the name it holds (one left behind for
+    // another domain or path, say), most specific first.
+    for pair in [
+        format!(
+            "edgeauth_session={}; edgeauth_session={}",
+            old.cookie, live.cookie
+        ),
+        format!("edgeauth_session=garbage; edgeauth_session={}", live.cookie),
+    ] {
+        let r = s
+            .send(s.http.get(s.url("/auth/verify")).header(COOKIE, pair))
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-auth-session-id"), Some(live.family.to_string()));
+    }
+    let r = s
+        .send(
+            s.http
+                .get(s.url("/auth/verify"))
+                .header(COOKIE, format!("edgeauth_session={}", old.cookie)),
+        )
+        .await;
+    assert_error(&r, 401, "invalid_token");
+}
