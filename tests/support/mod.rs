@@ -13,7 +13,8 @@
 //! The kit every test file shares: `totp` (the tests' own RFC 6238
 //! authenticator), `mfa` (enable, login ticket, second step, recovery),
 //! `flows` (reset request and reset), `jwt` (claims of an issued token), `keys` (key names, account fields,
-//! command statistics), `metrics` (`/metrics` samples), and `cluster`.
+//! command statistics), `metrics` (`/metrics` samples), `nginx` (a real nginx
+//! with a config of the test's own), and `cluster`.
 
 #![allow(dead_code)]
 
@@ -23,6 +24,7 @@ pub mod jwt;
 pub mod keys;
 pub mod metrics;
 pub mod mfa;
+pub mod nginx;
 pub mod totp;
 
 use std::collections::HashMap;
