@@ -29,6 +29,7 @@ fn jwt(c: &mut Criterion) {
         iss: ISS.into(),
         aud: Some("api".into()),
         auth_time: Some(1_700_000_000),
+        amr: vec!["pwd".into()],
         hasura: None,
     };
     let token = keys.sign(&claims).unwrap();

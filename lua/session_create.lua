@@ -11,6 +11,10 @@
 -- ARGV[9]  credential version the password (or ticket) was checked under
 -- ARGV[10] auth_time: unix seconds of that credential proof, kept by the family
 --          so every access token refreshed from it carries the same value
+-- ARGV[11] amr: how the user authenticated (a small number, see auth/amr.rs),
+--          kept like auth_time
+-- ARGV[12] '1' for a browser sign-in: the family is also an edge session and
+--          records edge_at, when the edge cookie last renewed it (now)
 -- Returns  1 when created; 0 when the account is missing or not ready, or its
 --          credential version (field cv, absent = 0) is no longer ARGV[9]: a
 --          password reset or change landed after the credentials were checked,
@@ -41,7 +45,11 @@ if excess > 0 then
   end
 end
 redis.call('HSET', KEYS[3], 'gen', '0', 'created_at', ARGV[1], 'rotated_at', ARGV[1],
-  'last_used_at', ARGV[1], 'user_agent', ARGV[7], 'ip', ARGV[8], 'auth_time', ARGV[10])
+  'last_used_at', ARGV[1], 'user_agent', ARGV[7], 'ip', ARGV[8], 'auth_time', ARGV[10],
+  'amr', ARGV[11])
+if ARGV[12] == '1' then
+  redis.call('HSET', KEYS[3], 'edge_at', ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then

@@ -7,20 +7,21 @@
 -- ARGV[5]  TTL (ms), renewed on every rotation (sliding expiry)
 -- ARGV[6]  absolute lifetime of a family since its created_at (ms): past it the
 --          family is deleted, and no renewal reaches beyond it
--- Returns  {status, generation, auth_time}, with the current generation c:
---   g == c                                        -> {"advanced", c+1, t}
---   g == c-1, grace > 0, now - rotated_at <= grace -> {"repeated", c, t}  (no change)
---   family missing, or older than ARGV[6] (then deleted) -> {"unknown", 0, 0}
---   anything else: the family is deleted          -> {"reused", 0, 0}
+-- Returns  {status, generation, auth_time, amr}, with the current generation c:
+--   g == c                                        -> {"advanced", c+1, t, m}
+--   g == c-1, grace > 0, now - rotated_at <= grace -> {"repeated", c, t, m}  (no change)
+--   family missing, or older than ARGV[6] (then deleted) -> {"unknown", 0, 0, 0}
+--   anything else: the family is deleted          -> {"reused", 0, 0, 0}
 --   where t is the family's auth_time (unix seconds of the credential proof
---   that started it; 0 for a family made before it was recorded).
+--   that started it; 0 for a family made before it was recorded) and m its
+--   amr (how the user authenticated; 0 when not recorded).
 --
 -- "repeated" lets concurrent refreshes with one token (two tabs, a retry) all
 -- get the same successor while the family advances only once.
-local cur = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'created_at', 'auth_time')
+local cur = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'created_at', 'auth_time', 'amr')
 if not cur[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return {'unknown', 0, 0}
+  return {'unknown', 0, 0, 0}
 end
 local c, g = tonumber(cur[1]), tonumber(ARGV[2])
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -28,9 +29,10 @@ local deadline = tonumber(cur[3] or '0') + tonumber(ARGV[6])
 if now >= deadline then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return {'unknown', 0, 0}
+  return {'unknown', 0, 0, 0}
 end
 local auth_time = tonumber(cur[4] or '0') or 0
+local amr = tonumber(cur[5] or '0') or 0
 if g == c then
   local ttl = math.min(tonumber(ARGV[5]), deadline - now)
   redis.call('HSET', KEYS[1], 'gen', tostring(c + 1), 'rotated_at', ARGV[3], 'last_used_at', ARGV[3])
@@ -39,11 +41,11 @@ if g == c then
   if redis.call('PTTL', KEYS[2]) < ttl then
     redis.call('PEXPIRE', KEYS[2], ttl)
   end
-  return {'advanced', c + 1, auth_time}
+  return {'advanced', c + 1, auth_time, amr}
 end
 if grace > 0 and g == c - 1 and now - tonumber(cur[2]) <= grace then
-  return {'repeated', c, auth_time}
+  return {'repeated', c, auth_time, amr}
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-return {'reused', 0, 0}
+return {'reused', 0, 0, 0}

@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use uuid::Uuid;
 
+use crate::auth::amr::Amr;
 use crate::auth::data_keys::{DataKeys, TICKET_INFO};
 use crate::auth::device::{DEVICE_INFO, DeviceKeys};
+use crate::auth::edge_cookie::{EDGE_COOKIE_INFO, EdgeCookieKeys};
 use crate::auth::jwt::{Claims, HasuraClaims, JwtKeys, random_jti};
 use crate::auth::recovery::RecoveryHasher;
 use crate::auth::refresh::RefreshKeys;
@@ -39,6 +41,8 @@ pub struct Inner {
     pub refresh_keys: RefreshKeys,
     /// Authenticates device cookies (`auth::device`).
     pub device_keys: DeviceKeys,
+    /// Authenticates edge session cookies (`auth::edge_cookie`).
+    pub edge_cookie_keys: EdgeCookieKeys,
     /// Seals TOTP secrets at rest.
     pub sealer: Sealer,
     /// Keyed hashes of recovery codes.
@@ -49,11 +53,11 @@ pub struct Inner {
     /// unknown emails verify against it, so they pay one hash like the rest.
     pub dummy_hash: String,
     /// Tokens whose signature, issuer and audience were already checked:
-    /// SHA-256 of the token → (account, session, `auth_time`), until the token's `exp`.
+    /// SHA-256 of the token → what it says, until the token's `exp`.
     /// Saves the Ed25519 verification (~50 µs) on every repeat of a token;
     /// the digest keeps an entry small (a token is ~450 bytes) and cannot
     /// collide in practice, so a hit is as good as a verification.
-    pub verified_tokens: TtlCache<[u8; 32], (Uuid, Uuid, Option<u64>)>,
+    pub verified_tokens: TtlCache<[u8; 32], VerifiedToken>,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
     /// Says once when a proxy nobody trusts seems to front this replica.
@@ -98,6 +102,15 @@ pub(crate) fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, Bu
             })
         })
         .collect()
+}
+
+/// What a verified access token says, as the verification cache keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedToken {
+    pub account: Uuid,
+    pub session: Uuid,
+    pub auth_time: Option<u64>,
+    pub amr: Amr,
 }
 
 /// An access token and its lifetime in milliseconds.
@@ -157,6 +170,7 @@ impl App {
             verified_tokens: TtlCache::new(config.verify_cache_entries),
             refresh_keys: data_keys.refresh_keys(),
             device_keys: DeviceKeys::new(data_keys.seal_key_material(DEVICE_INFO)),
+            edge_cookie_keys: EdgeCookieKeys::new(data_keys.seal_key_material(EDGE_COOKIE_INFO)),
             sealer: data_keys.totp_sealer(),
             recovery: data_keys.recovery_hasher(),
             jwt,
@@ -192,12 +206,13 @@ impl App {
 
     /// Signs an access token for session `sid` of account `sub`.
     /// `auth_time`: unix seconds of the credential proof behind the session (None only for a
-    /// session started before it was recorded).
+    /// session started before it was recorded); `amr`: how the user authenticated.
     pub fn issue_access_token(
         &self,
         sub: Uuid,
         sid: Uuid,
         auth_time: Option<u64>,
+        amr: Amr,
     ) -> ApiResult<AccessToken> {
         let now_secs = clock::now_ms() / 1000;
         let ttl_secs = self.config.jwt_ttl.as_secs().max(1);
@@ -210,6 +225,7 @@ impl App {
             iss: self.config.jwt_issuer.clone(),
             aud: self.config.jwt_audience.clone(),
             auth_time,
+            amr: amr.as_claim().into_iter().map(str::to_owned).collect(),
             hasura: self.config.hasura_role.as_ref().map(|role| HasuraClaims {
                 user_id: sub.to_string(),
                 default_role: role.clone(),

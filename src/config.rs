@@ -67,6 +67,14 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_COOKIE_SECURE", "cookie-secure", Some("true"), "Secure flag of the refresh cookie (--dev forces false)"),
     setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
     setting("EDGEAUTH_COOKIE_DOMAIN", "cookie-domain", None, "Domain attribute of the refresh cookie"),
+    setting("EDGEAUTH_PORTAL", "portal", Some("false"), "Serve the sign-in portal under /auth/ui/ (--dev: on)"),
+    setting("EDGEAUTH_PORTAL_URL", "portal-url", None, "Public origin of the portal (https://auth.example.com): sign-in redirects and mail links point there (--dev: http://<listen address>)"),
+    setting("EDGEAUTH_PORTAL_ALLOWED_DOMAINS", "portal-allowed-domains", None, "Domains (and their subdomains) a sign-in may return to, comma-separated (default: the session cookie domain, else the portal's host)"),
+    setting("EDGEAUTH_PORTAL_STRINGS_FILE", "portal-strings-file", None, "JSON file of portal texts overriding the built-in English ones (key -> text)"),
+    setting("EDGEAUTH_SESSION_COOKIE_NAME", "session-cookie-name", Some("edgeauth_session"), "Name of the edge session cookie a portal sign-in sets"),
+    setting("EDGEAUTH_SESSION_COOKIE_DOMAIN", "session-cookie-domain", None, "Domain of the edge session cookie (example.com: every subdomain sends it; default: the portal's host only)"),
+    setting("EDGEAUTH_SESSION_IDLE_TIMEOUT", "session-idle-timeout", Some("12h"), "An edge session unused this long ends"),
+    setting("EDGEAUTH_SESSION_MAX_AGE", "session-max-age", Some("30d"), "Absolute lifetime of an edge session since its sign-in"),
     setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
     setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
     setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
@@ -323,6 +331,21 @@ pub struct Config {
     /// Empty only in `--dev`, which then uses an ephemeral data key.
     pub data_key_files: Vec<PathBuf>,
     pub cookie: CookieConfig,
+    /// The sign-in portal under `/auth/ui/`.
+    pub portal: bool,
+    /// The portal's public origin (no trailing slash): sign-in redirects and mail links.
+    pub portal_url: Option<String>,
+    /// Hosts (with their subdomains) a sign-in may return to, lowercase.
+    pub portal_allowed_domains: Vec<String>,
+    /// Operator overrides of the portal's texts.
+    pub portal_strings_file: Option<PathBuf>,
+    pub session_cookie_name: String,
+    /// Domain attribute of the edge session cookie; None: host-only.
+    pub session_cookie_domain: Option<String>,
+    /// An edge session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// Absolute lifetime of an edge session since its sign-in.
+    pub session_max_age: Duration,
     pub auto_activate: bool,
     pub activation_ticket_ttl: Duration,
     pub reset_ticket_ttl: Duration,
@@ -475,6 +498,45 @@ fn parse_redirect_url(v: &str) -> Result<String, String> {
     }
 }
 
+/// An http(s) origin: scheme, host and optional port, no path (a trailing
+/// `/` is dropped).
+fn parse_origin(v: &str) -> Result<String, String> {
+    let bad = || format!("{v:?} is not an origin like https://auth.example.com");
+    let trimmed = v.strip_suffix('/').unwrap_or(v);
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if host_ok && trimmed.len() <= 512 {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(bad())
+    }
+}
+
+/// The host of an origin [`parse_origin`] accepted (without its port).
+fn origin_host(origin: &str) -> Option<&str> {
+    let authority = origin.split_once("://")?.1;
+    if authority.starts_with('[') {
+        return authority.split_once(']').map(|(h, _)| &h[1..]);
+    }
+    Some(authority.split(':').next().unwrap_or(authority))
+}
+
+/// A cookie name: an RFC 6265 token.
+fn parse_cookie_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    ok.then(|| v.to_owned())
+        .ok_or_else(|| format!("{v:?} is not a cookie name"))
+}
+
 /// An IP literal with a port (`0.0.0.0:8080`, `[::1]:8080`) as is, or a host
 /// name with a port (`localhost:8080`) resolved once, here, to its first
 /// address: the one place parsing touches the outside world.
@@ -609,9 +671,42 @@ impl Config {
             });
         }
 
+        let domain_name = |v: &str| {
+            let ok = !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            ok.then(|| v.trim_start_matches('.').to_ascii_lowercase())
+                .ok_or_else(|| format!("{v:?} is not a domain name"))
+        };
+        let listen_addr = listen("EDGEAUTH_LISTEN", "127.0.0.1:8080")?;
+        let portal_url = match r.parse("EDGEAUTH_PORTAL_URL", parse_origin)? {
+            None if dev => Some(format!("http://{listen_addr}")),
+            other => other,
+        };
+        let session_cookie_domain = r.parse("EDGEAUTH_SESSION_COOKIE_DOMAIN", domain_name)?;
+        let mut portal_allowed_domains = r
+            .list("EDGEAUTH_PORTAL_ALLOWED_DOMAINS")
+            .iter()
+            .map(|d| domain_name(d))
+            .collect::<Result<Vec<String>, String>>()
+            .map_err(|message| ConfigError {
+                var: "EDGEAUTH_PORTAL_ALLOWED_DOMAINS",
+                message,
+            })?;
+        if portal_allowed_domains.is_empty() {
+            portal_allowed_domains.extend(session_cookie_domain.clone().or_else(|| {
+                portal_url
+                    .as_deref()
+                    .and_then(origin_host)
+                    .map(str::to_ascii_lowercase)
+            }));
+        }
+        let session_idle_timeout = positive_duration("EDGEAUTH_SESSION_IDLE_TIMEOUT")?;
+        let session_max_age = positive_duration("EDGEAUTH_SESSION_MAX_AGE")?;
+
         Ok(Config {
             dev,
-            listen: listen("EDGEAUTH_LISTEN", "127.0.0.1:8080")?,
+            listen: listen_addr,
             admin_listen: listen("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:9090")?,
             redis,
             redis_cluster_nodes,
@@ -655,6 +750,15 @@ impl Config {
                         .ok_or_else(|| format!("{v:?} is not a domain name"))
                 })?,
             },
+            portal: dev || r.required("EDGEAUTH_PORTAL", parse_bool)?,
+            portal_url,
+            portal_allowed_domains,
+            portal_strings_file: r
+                .parse("EDGEAUTH_PORTAL_STRINGS_FILE", |v| Ok(PathBuf::from(v)))?,
+            session_cookie_name: r.required("EDGEAUTH_SESSION_COOKIE_NAME", parse_cookie_name)?,
+            session_cookie_domain,
+            session_idle_timeout,
+            session_max_age,
             auto_activate: r.required("EDGEAUTH_AUTO_ACTIVATE", parse_bool)?,
             activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
             reset_ticket_ttl: positive_duration("EDGEAUTH_RESET_TICKET_TTL")?,

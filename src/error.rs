@@ -33,6 +33,9 @@ pub enum Error {
     EmailTaken,
     /// A sensitive change needs a recent sign-in or the current password.
     ReauthenticationRequired,
+    /// The gateway asked for a session that passed a second factor, and this
+    /// one did not.
+    MfaRequired,
     /// A cookie-authenticated request that another site could have made a
     /// browser send (see `http::Request::cookie_request_allowed`).
     InvalidOrigin,
@@ -129,6 +132,11 @@ impl Error {
                 StatusCode::FORBIDDEN,
                 "reauthentication_required",
                 "Sign in again or confirm your password to do this.",
+            ),
+            MfaRequired => (
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                "This needs a sign-in with a second factor.",
             ),
             InvalidOrigin => (
                 StatusCode::FORBIDDEN,

@@ -25,6 +25,7 @@ pub mod http;
 pub mod metrics;
 pub mod ops;
 pub mod rekey;
+pub mod return_url;
 pub mod router;
 pub mod server;
 pub mod store;

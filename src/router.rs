@@ -27,12 +27,14 @@
 //! | POST        | /auth/mfa/recovery-codes        | mfa::recovery_codes                  |
 //! | POST        | /auth/mfa/recover               | mfa::login_recover                   |
 //! | GET, HEAD   | /auth/verify                    | verify::verify                       |
+//! | any         | /auth/forward-auth              | verify::forward_auth                 |
 //! | GET, HEAD   | /.well-known/jwks.json          | jwks::jwks                           |
 //! | GET, HEAD   | /healthz, /readyz (both ports)  | health::healthz, health::readyz      |
 //! | GET, HEAD   | /metrics (admin port only)      | health::metrics                      |
 //!
-//! `/auth/verify/<anything>` with any method is also `verify::verify`: the
-//! shape of Envoy's HTTP `ext_authz` check.
+//! `/auth/verify/<anything>` with any method is also `verify::verify`, and
+//! `/auth/forward-auth/<anything>` `verify::forward_auth`: the shape of
+//! Envoy's HTTP `ext_authz` check.
 //!
 //! With `EDGEAUTH_HBP_COMPAT=true`, [`resolve_with`] first consults
 //! [`COMPAT_ROUTES`], the second table: the shapes Hasura Backend Plus
@@ -96,6 +98,7 @@ pub enum Route {
     MfaRecoveryCodes,
     MfaRecover,
     Verify,
+    ForwardAuth,
     Jwks,
     Healthz,
     Readyz,
@@ -307,6 +310,11 @@ pub fn resolve_with(
     if listener == Listener::Public && path.starts_with("/auth/verify/") {
         return Ok(Route::Verify);
     }
+    if listener == Listener::Public
+        && (path == "/auth/forward-auth" || path.starts_with("/auth/forward-auth/"))
+    {
+        return Ok(Route::ForwardAuth);
+    }
     let native = find(ROUTES, listener, path);
     if let Some(compat) = find(COMPAT_ROUTES, listener, path).filter(|_| hbp_compat) {
         return match native {
@@ -353,6 +361,7 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::MfaRecoveryCodes => mfa::recovery_codes(app, req).await,
         Route::MfaRecover => mfa::login_recover(app, req).await,
         Route::Verify => verify::verify(app, req).await,
+        Route::ForwardAuth => verify::forward_auth(app, req).await,
         Route::Jwks => Ok(jwks::jwks(app)),
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,

@@ -31,6 +31,8 @@
 //! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
 //! - `mfa_replay`  — a replayed TOTP code: its own message, counted like a wrong code
 //! - `readme`      — the README's curl walk-through, run as written against `serve --dev`
+//! - `return_urls` — where a sign-in may redirect (hostile and accepted tables), the URL a
+//!   gateway reports, the sign-in URL
 //! - `self_service` — password change, session list and single-session revoke
 //! - `fuzz_replay` — the fuzz targets (fuzz/src/lib.rs) on stable: seeds + random inputs
 //! - `cluster`     — Redis Cluster only: a master killed under traffic (failover)
@@ -97,6 +99,8 @@ mod readme;
 mod reauth_body;
 #[path = "integration/resilience.rs"]
 mod resilience;
+#[path = "integration/return_urls.rs"]
+mod return_urls;
 #[path = "integration/self_service.rs"]
 mod self_service;
 #[path = "integration/session.rs"]

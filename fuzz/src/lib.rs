@@ -289,6 +289,7 @@ pub fn jwt(data: &[u8]) {
             _ => Some(input.string()),
         },
         auth_time: None,
+        amr: Vec::new(),
         hasura: None,
     };
     let audience = (flags & 16 != 0).then_some(AUD);

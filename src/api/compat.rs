@@ -48,6 +48,7 @@ use crate::app::App;
 use crate::clock;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response, no_content};
+use crate::ops::credentials::SessionKind;
 use crate::ops::credentials::{check_new_password, checked_code, parse_ticket, valid_email};
 use crate::ops::login;
 use crate::ops::tokens::{self, LogoutScope};
@@ -99,7 +100,15 @@ pub async fn mfa_totp(app: &App, req: &Request) -> ApiResult<Response> {
     let ticket = parse_ticket(&body.ticket)?;
     let code = checked_code(&body.code)?;
     let client = RequestClient::of(app, req);
-    let tokens = login::totp(app, ticket, code, client.get(), clock::now_ms()).await?;
+    let tokens = login::totp(
+        app,
+        ticket,
+        code,
+        client.get(),
+        SessionKind::Api,
+        clock::now_ms(),
+    )
+    .await?;
     token_response(app, &tokens, delivery)
 }
 

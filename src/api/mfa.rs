@@ -14,6 +14,7 @@ use crate::clock;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, json_response, no_content};
 use crate::ops::common::Caller;
+use crate::ops::credentials::SessionKind;
 use crate::ops::credentials::{checked_code, parse_ticket};
 use crate::ops::{login, mfa};
 
@@ -103,7 +104,15 @@ pub async fn login_totp(app: &App, req: &Request) -> ApiResult<Response> {
     let ticket = parse_ticket(&body.ticket)?;
     let code = checked_code(&body.code)?;
     let client = RequestClient::of(app, req);
-    let tokens = login::totp(app, ticket, code, client.get(), clock::now_ms()).await?;
+    let tokens = login::totp(
+        app,
+        ticket,
+        code,
+        client.get(),
+        SessionKind::Api,
+        clock::now_ms(),
+    )
+    .await?;
     token_response(app, &tokens, Delivery::Cookie)
 }
 
@@ -117,6 +126,7 @@ pub async fn login_recover(app: &App, req: &Request) -> ApiResult<Response> {
         ticket,
         &body.recovery_code,
         client.get(),
+        SessionKind::Api,
         clock::now_ms(),
     )
     .await?;

@@ -202,7 +202,8 @@ pub enum Delivery {
 /// access token carrying the family's `auth_time`, and the refresh token of
 /// its generation.
 pub fn token_response(app: &App, tokens: &Tokens, delivery: Delivery) -> ApiResult<Response> {
-    let access = app.issue_access_token(tokens.account, tokens.family, tokens.auth_time)?;
+    let access =
+        app.issue_access_token(tokens.account, tokens.family, tokens.auth_time, tokens.amr)?;
     let refresh = app.refresh_keys.encode(&RefreshToken {
         account_id: tokens.account,
         family_id: tokens.family,
@@ -258,6 +259,7 @@ pub async fn password_sign_in(
             password,
             client: client.get(),
             known_device: device.as_ref().map(|d| d.0.as_str()),
+            kind: crate::ops::credentials::SessionKind::Api,
             now_ms: crate::clock::now_ms(),
         },
     )

@@ -37,6 +37,10 @@ pub struct Claims {
     /// session; refreshes keep it. None on tokens issued before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// How the user authenticated (RFC 8176 values: `pwd`, `otp`, `mfa`, `hwk`, `swk`); kept
+    /// across refreshes. Empty on tokens issued before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     /// The Hasura claims object (`EDGEAUTH_JWT_HASURA_CLAIMS`). Issued only;
     /// [`JwtKeys::verify`] never reads it and returns `None`.
     #[serde(
@@ -108,6 +112,8 @@ struct ReceivedClaims {
     aud: Option<Audience>,
     #[serde(default)]
     auth_time: Option<u64>,
+    #[serde(default)]
+    amr: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +269,7 @@ impl JwtKeys {
             iss: received.iss,
             aud,
             auth_time: received.auth_time,
+            amr: received.amr,
             hasura: None,
         })
     }
@@ -424,6 +431,7 @@ mod tests {
             iss: ISS.into(),
             aud: None,
             auth_time: Some(NOW - 60),
+            amr: vec!["pwd".into()],
             hasura: None,
         }
     }

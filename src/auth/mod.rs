@@ -2,7 +2,8 @@
 //! Ed25519 JWTs (`jwt`), opaque refresh tokens (`refresh`), scrypt password hashes (`password`),
 //! input validation (`validate`), and the MFA pieces: TOTP (`totp`), AES-GCM sealing of secrets
 //! at rest (`seal`), recovery codes (`recovery`) and enrolment QR codes (`qr`), and the device
-//! cookies that exempt a known browser from the per-email login lockout (`device`).
+//! cookies that exempt a known browser from the per-email login lockout (`device`), the edge
+//! session cookie (`edge_cookie`) and the authentication methods of a session (`amr`).
 //!
 //! This module does no I/O, never reads the clock (callers pass `now`) and never imports hyper,
 //! redis or tokio: everything here is a plain function of its arguments, so it is unit-tested
@@ -10,8 +11,10 @@
 //! (Ed25519, HMAC, HKDF, SHA-256, AES-GCM, randomness), `scrypt` and `totp-rs`; nothing is
 //! hand-rolled.
 
+pub mod amr;
 pub mod data_keys;
 pub mod device;
+pub mod edge_cookie;
 pub mod jwt;
 pub mod password;
 pub mod qr;

@@ -7,7 +7,8 @@
 
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::app::{App, VerifiedToken};
+use crate::auth::amr::Amr;
 use crate::config::RateLimit;
 use crate::error::{ApiResult, Error};
 use crate::metrics::Outcome;
@@ -22,6 +23,8 @@ pub struct Caller {
     /// The token's `auth_time` (unix seconds of the last credential proof);
     /// None for a token issued before it was recorded.
     pub auth_time: Option<u64>,
+    /// How the user authenticated (the token's `amr`, or the edge session's).
+    pub amr: Amr,
 }
 
 /// Who sent a request, as the adapter read it.
@@ -43,41 +46,52 @@ pub struct Client<'a> {
 /// until its `exp`); the session check always runs (see
 /// `Store::session_exists` for its own short cache).
 pub async fn authenticate(app: &App, token: Option<&str>, now_ms: u64) -> ApiResult<Caller> {
-    let token = token.ok_or(Error::InvalidToken)?;
-    let digest = token_digest(token);
-    let (account, session, auth_time) = match app.verified_tokens.get(&digest, now_ms) {
-        Some(ids) => ids,
-        None => {
-            let claims = app
-                .jwt
-                .verify(
-                    token,
-                    now_ms / 1000,
-                    &app.config.jwt_issuer,
-                    app.config.jwt_audience.as_deref(),
-                )
-                .map_err(|_| Error::InvalidToken)?;
-            let account = Uuid::parse_str(&claims.sub).map_err(|_| Error::InvalidToken)?;
-            let session = Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?;
-            if app.config.verify_cache_entries > 0 {
-                let expires_ms = claims.exp.saturating_mul(1000);
-                app.verified_tokens.insert(
-                    digest,
-                    (account, session, claims.auth_time),
-                    expires_ms,
-                );
-            }
-            (account, session, claims.auth_time)
-        }
-    };
-    if !app.store.session_exists(account, session, now_ms).await? {
+    let verified = verified_token(app, token, now_ms)?;
+    if !app
+        .store
+        .session_exists(verified.account, verified.session, now_ms)
+        .await?
+    {
         return Err(Error::InvalidToken);
     }
     Ok(Caller {
-        account,
-        session,
-        auth_time,
+        account: verified.account,
+        session: verified.session,
+        auth_time: verified.auth_time,
+        amr: verified.amr,
     })
+}
+
+/// What an access token says, once its signature, expiry, issuer and
+/// audience are checked — but not whether its session is still alive: every
+/// caller must still ask the store. A token seen before skips the signature
+/// check (its verdict is cached until its `exp`).
+pub fn verified_token(app: &App, token: Option<&str>, now_ms: u64) -> ApiResult<VerifiedToken> {
+    let token = token.ok_or(Error::InvalidToken)?;
+    let digest = token_digest(token);
+    if let Some(verified) = app.verified_tokens.get(&digest, now_ms) {
+        return Ok(verified);
+    }
+    let claims = app
+        .jwt
+        .verify(
+            token,
+            now_ms / 1000,
+            &app.config.jwt_issuer,
+            app.config.jwt_audience.as_deref(),
+        )
+        .map_err(|_| Error::InvalidToken)?;
+    let verified = VerifiedToken {
+        account: Uuid::parse_str(&claims.sub).map_err(|_| Error::InvalidToken)?,
+        session: Uuid::parse_str(&claims.sid).map_err(|_| Error::InvalidToken)?,
+        auth_time: claims.auth_time,
+        amr: Amr::from_claim(&claims.amr),
+    };
+    if app.config.verify_cache_entries > 0 {
+        let expires_ms = claims.exp.saturating_mul(1000);
+        app.verified_tokens.insert(digest, verified, expires_ms);
+    }
+    Ok(verified)
 }
 
 /// The verification cache's key for a token.

@@ -16,6 +16,7 @@ use std::future::Future;
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::auth::amr::Amr;
 use crate::auth::totp;
 use crate::auth::validate::{normalize_email, password_length_ok};
 use crate::config::RateLimit;
@@ -26,7 +27,7 @@ use crate::store::accounts::Account;
 use crate::store::events::EventKind;
 use crate::store::mfa::MfaChange;
 use crate::store::rekey::SealedField;
-use crate::store::sessions::SessionMeta;
+use crate::store::sessions::{NewSession, SessionMeta};
 
 /// Live login tickets per account: issuing one more drops the oldest, so a
 /// flood of password logins cannot pile tickets up (or make issuing slow).
@@ -179,6 +180,18 @@ pub struct Tokens {
     pub family: Uuid,
     pub generation: u64,
     pub auth_time: Option<u64>,
+    /// How the user authenticated; kept by the family across refreshes.
+    pub amr: Amr,
+}
+
+/// Which front door a sign-in came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// An API client: a refresh-token family with the `EDGEAUTH_REFRESH_*` lifetimes.
+    Api,
+    /// A browser through the portal: the family is also an edge session (its cookie), whose
+    /// first lifetime is `EDGEAUTH_SESSION_IDLE_TIMEOUT` capped by `EDGEAUTH_SESSION_MAX_AGE`.
+    Browser,
 }
 
 /// How a sign-in step ended.
@@ -192,8 +205,9 @@ pub enum SignIn {
 }
 
 /// Starts a new refresh-token family for `account` (a password sign-in, or
-/// the second factor that completes one). The user proved a credential just
-/// now: that is the family's `auth_time`.
+/// the second factor that completes one, through the JSON API or the
+/// portal). The user proved a credential just now: that is the family's
+/// `auth_time`, and `proof.amr` how.
 ///
 /// `credential_version` is the one the password (or the MFA ticket) was
 /// checked under: the store refuses the session if a password reset or
@@ -203,31 +217,34 @@ pub async fn start_session(
     app: &App,
     account: Uuid,
     credential_version: u64,
-    client: &Client<'_>,
+    proof: SessionProof<'_>,
     now_ms: u64,
 ) -> ApiResult<Tokens> {
+    let SessionProof { client, kind, amr } = proof;
     let family = Uuid::new_v4();
     let auth_time = now_ms / 1000;
+    let config = &app.config;
     // A family never outlives its absolute lifetime, whatever its idle one.
-    let ttl = app.config.refresh_ttl.min(app.config.refresh_max_age);
-    let meta = SessionMeta {
-        user_agent: client.user_agent,
-        ip: client.address,
+    let ttl = match kind {
+        SessionKind::Api => config.refresh_ttl.min(config.refresh_max_age),
+        SessionKind::Browser => config.session_idle_timeout.min(config.session_max_age),
     };
-    let created = app
-        .store
-        .create_session(
-            account,
-            family,
-            meta,
-            now_ms,
-            ttl.as_millis() as u64,
-            app.config.sessions_per_account,
-            credential_version,
-            auth_time,
-        )
-        .await?;
-    if !created {
+    let session = NewSession {
+        account,
+        family,
+        meta: SessionMeta {
+            user_agent: client.user_agent,
+            ip: client.address,
+        },
+        now_ms,
+        ttl_ms: ttl.as_millis() as u64,
+        cap: config.sessions_per_account,
+        credential_version,
+        auth_time,
+        amr: amr.bits(),
+        browser: kind == SessionKind::Browser,
+    };
+    if !app.store.create_session(session).await? {
         // The account was removed, or its password reset or changed, between
         // the password check and now.
         return Err(Error::InvalidCredentials);
@@ -237,7 +254,17 @@ pub async fn start_session(
         family,
         generation: 0,
         auth_time: Some(auth_time),
+        amr,
     })
+}
+
+/// What a new session rests on: who asked, through which front door, and
+/// how the user proved who they are.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionProof<'a> {
+    pub client: &'a Client<'a>,
+    pub kind: SessionKind,
+    pub amr: Amr,
 }
 
 /// Password proven for an account with MFA on: a login ticket for the

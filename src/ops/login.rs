@@ -7,6 +7,7 @@
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::auth::amr::Amr;
 use crate::auth::password::needs_rehash;
 use crate::auth::recovery::normalize_code;
 use crate::auth::totp;
@@ -14,8 +15,8 @@ use crate::error::{ApiResult, Error};
 use crate::metrics::Outcome;
 use crate::ops::common::{self, Client, enforce_rate};
 use crate::ops::credentials::{
-    LoginBudget, SignIn, Tokens, check_password_within, issue_login_ticket, open_secret,
-    reseal_if_old, second_factor, start_session,
+    LoginBudget, SessionKind, SessionProof, SignIn, Tokens, check_password_within,
+    issue_login_ticket, open_secret, reseal_if_old, second_factor, start_session,
 };
 use crate::store::accounts::Account;
 use crate::store::events::EventKind;
@@ -38,6 +39,8 @@ pub struct PasswordSignIn<'a> {
     /// request carried one: a browser that signed in to this email with its
     /// password before.
     pub known_device: Option<&'a str>,
+    /// The front door: a browser sign-in also starts an edge session.
+    pub kind: SessionKind,
     pub now_ms: u64,
 }
 
@@ -54,6 +57,7 @@ pub async fn password(app: &App, input: PasswordSignIn<'_>) -> ApiResult<SignIn>
         password,
         client,
         known_device,
+        kind,
         now_ms,
     } = input;
     let limits = app.config.rate_limits;
@@ -120,8 +124,12 @@ pub async fn password(app: &App, input: PasswordSignIn<'_>) -> ApiResult<SignIn>
         app.metrics.outcome(Outcome::MfaChallenge);
         return Ok(SignIn::MfaRequired { ticket });
     }
-    let tokens =
-        start_session(app, account.id, account.credential_version, &client, now_ms).await?;
+    let proof = SessionProof {
+        client: &client,
+        kind,
+        amr: Amr::password(),
+    };
+    let tokens = start_session(app, account.id, account.credential_version, proof, now_ms).await?;
     app.metrics.outcome(Outcome::LoginSuccess);
     Ok(SignIn::Tokens(tokens))
 }
@@ -165,6 +173,7 @@ async fn finish(
     credential_version: u64,
     outcome: MfaLogin,
     client: &Client<'_>,
+    kind: SessionKind,
     now_ms: u64,
 ) -> ApiResult<Tokens> {
     app.metrics.outcome(match outcome {
@@ -172,12 +181,19 @@ async fn finish(
         MfaLogin::WrongCode | MfaLogin::Replayed | MfaLogin::InvalidTicket => Outcome::MfaFailure,
     });
     match outcome {
-        MfaLogin::Accepted => start_session(app, account, credential_version, client, now_ms)
-            .await
-            .map_err(|e| match e {
-                Error::InvalidCredentials => Error::InvalidTicket,
-                other => other,
-            }),
+        MfaLogin::Accepted => {
+            let proof = SessionProof {
+                client,
+                kind,
+                amr: Amr::password().with_otp(),
+            };
+            start_session(app, account, credential_version, proof, now_ms)
+                .await
+                .map_err(|e| match e {
+                    Error::InvalidCredentials => Error::InvalidTicket,
+                    other => other,
+                })
+        }
         MfaLogin::WrongCode => Err(Error::InvalidCode),
         MfaLogin::Replayed => Err(Error::ReplayedCode),
         MfaLogin::InvalidTicket => Err(Error::InvalidTicket),
@@ -191,6 +207,7 @@ pub async fn totp(
     ticket: Uuid,
     code: &str,
     client: Client<'_>,
+    kind: SessionKind,
     now_ms: u64,
 ) -> ApiResult<Tokens> {
     let (account, credential_version) = ticket_owner(app, ticket).await?;
@@ -213,7 +230,16 @@ pub async fn totp(
         if outcome == MfaLogin::Accepted {
             reseal_if_old(app, account, SealedField::Active, &active).await;
         }
-        finish(app, account, credential_version, outcome, &client, now_ms).await
+        finish(
+            app,
+            account,
+            credential_version,
+            outcome,
+            &client,
+            kind,
+            now_ms,
+        )
+        .await
     })
     .await
 }
@@ -226,6 +252,7 @@ pub async fn recovery_code(
     ticket: Uuid,
     recovery_code: &str,
     client: Client<'_>,
+    kind: SessionKind,
     now_ms: u64,
 ) -> ApiResult<Tokens> {
     let (account, credential_version) = ticket_owner(app, ticket).await?;
@@ -246,7 +273,16 @@ pub async fn recovery_code(
             ))
             .await?;
         }
-        finish(app, account, credential_version, outcome, &client, now_ms).await
+        finish(
+            app,
+            account,
+            credential_version,
+            outcome,
+            &client,
+            kind,
+            now_ms,
+        )
+        .await
     })
     .await
 }

@@ -9,7 +9,7 @@
 //! Operations never see HTTP types, requests, JSON or cookies: they must
 //! not import the HTTP library, the request type (`http`), the adapters or
 //! the router. They talk to `store` and `auth`. Among themselves they form
-//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `tokens`;
+//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `tokens`, `edge`;
 //! `common` ← `mail` ← `register`, `activate`, `account`; `email` and
 //! `sessions` use `common` only.
 
@@ -17,6 +17,7 @@ pub mod account;
 pub mod activate;
 pub mod common;
 pub mod credentials;
+pub mod edge;
 pub mod email;
 pub mod login;
 pub mod mail;

@@ -7,13 +7,14 @@
 //! adapters or the router.
 
 use crate::app::App;
+use crate::auth::amr::Amr;
 use crate::auth::refresh::RefreshToken;
 use crate::error::{ApiResult, Error};
 use crate::metrics::Outcome;
 use crate::ops::common::{self, Caller};
 use crate::ops::credentials::Tokens;
 use crate::store::events::EventKind;
-use crate::store::sessions::Rotation;
+use crate::store::sessions::{Rotated, Rotation};
 
 /// Rotation with a reuse grace (README, "Endpoints") of the presented
 /// refresh token (`None`: none was presented). Every `invalid_refresh_token`
@@ -39,7 +40,11 @@ async fn rotate(app: &App, presented: Option<&str>, now_ms: u64) -> ApiResult<To
     // Past its absolute lifetime (EDGEAUTH_REFRESH_MAX_AGE) a family is
     // unknown however recently it was used; the access token keeps the
     // family's auth_time, so refreshing never makes a sign-in look recent.
-    let (rotation, auth_time) = app
+    let Rotated {
+        rotation,
+        auth_time,
+        amr,
+    } = app
         .store
         .rotate_session_within(
             account_id,
@@ -59,6 +64,9 @@ async fn rotate(app: &App, presented: Option<&str>, now_ms: u64) -> ApiResult<To
                 family: family_id,
                 generation: next,
                 auth_time,
+                // A family's amr is one Tokens made; a stored value we don't
+                // know reads as none rather than failing the refresh.
+                amr: Amr::from_bits(amr).unwrap_or_default(),
             })
         }
         Rotation::Reused => {

@@ -24,6 +24,7 @@
 
 pub mod accounts;
 mod connection;
+pub mod edge_sessions;
 pub mod email;
 mod email_index;
 pub mod events;
@@ -142,6 +143,10 @@ struct Inner {
     errors: AtomicU64,
     /// Sessions recently seen to exist, until a deadline (see `sessions::session_exists`).
     seen_sessions: TtlCache<(Uuid, Uuid), ()>,
+    /// Edge sessions recently seen alive (see `edge_sessions`), same deadline.
+    seen_edge_sessions: TtlCache<(Uuid, Uuid), edge_sessions::EdgeState>,
+    /// Emails of the accounts of sessions recently seen alive (see `edge_sessions`).
+    seen_identities: TtlCache<(Uuid, Uuid), String>,
     session_cache_ms: u64,
     /// Bumped by every revocation through this replica, so a lookup that raced one does not
     /// re-cache what it revoked.
@@ -176,6 +181,8 @@ impl Store {
                 events_maxlen: cfg.events_maxlen.max(1),
                 errors: AtomicU64::new(0),
                 seen_sessions: TtlCache::new(cfg.session_cache_entries),
+                seen_edge_sessions: TtlCache::new(cfg.session_cache_entries),
+                seen_identities: TtlCache::new(cfg.session_cache_entries),
                 session_cache_ms: cfg.session_cache_ttl.as_millis() as u64,
                 revocations: AtomicU64::new(0),
             }),

@@ -67,6 +67,8 @@ scripts! {
     session_create,
     session_rotate,
     session_revoke,
+    session_identity,
+    edge_session_touch,
     sessions_revoke_all,
     event_emit,
     rate_hit,

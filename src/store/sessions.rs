@@ -20,10 +20,41 @@ pub use super::passwords::PasswordChange;
 /// Longest user agent kept, in bytes.
 const USER_AGENT_MAX: usize = 256;
 
+#[derive(Debug, Clone, Copy)]
 pub struct SessionMeta<'a> {
     /// Truncated to 256 bytes (at a char boundary).
     pub user_agent: &'a str,
     pub ip: &'a str,
+}
+
+/// A session (refresh family) to start.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub account: Uuid,
+    pub family: Uuid,
+    pub meta: SessionMeta<'a>,
+    pub now_ms: u64,
+    /// The idle lifetime, already capped by the absolute one.
+    pub ttl_ms: u64,
+    /// Families kept per account (the least recently used goes).
+    pub cap: u32,
+    /// The credential version the password or ticket was checked under.
+    pub credential_version: u64,
+    /// Unix seconds of the credential proof, kept for every access token refreshed from it.
+    pub auth_time: u64,
+    /// How the user authenticated (`auth::amr` bits), kept like `auth_time`.
+    pub amr: u8,
+    /// A browser sign-in: the family is also an edge session (see `edge_sessions`).
+    pub browser: bool,
+}
+
+/// What a rotation found: its outcome, and the family's `auth_time` (unix seconds; None for a
+/// family made before it was recorded) and `amr` bits (0 when not recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotated {
+    pub rotation: Rotation,
+    pub auth_time: Option<u64>,
+    pub amr: u8,
 }
 
 /// One live session (refresh family) as `GET /auth/sessions` shows it.
@@ -52,24 +83,24 @@ pub enum Rotation {
 }
 
 impl Store {
-    /// Creates family F at generation 0 for an existing ready account; prunes expired members,
-    /// enforces the cap by evicting least-recently-used families (deleting their hashes). false
-    /// when the account does not exist, or its credential version is no longer
+    /// Creates the family of `session` at generation 0 for an existing ready account; prunes
+    /// expired members, enforces the cap by evicting least-recently-used families (deleting their
+    /// hashes). false when the account does not exist, or its credential version is no longer
     /// `credential_version` (the one its password or MFA ticket was checked under: a reset or
-    /// change landed meanwhile). The family keeps `auth_time` (unix seconds) for every access
-    /// token refreshed from it. `ttl_ms` is the idle lifetime, already capped by the absolute one.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_session(
-        &self,
-        account: Uuid,
-        family: Uuid,
-        meta: SessionMeta<'_>,
-        now_ms: u64,
-        ttl_ms: u64,
-        cap: u32,
-        credential_version: u64,
-        auth_time: u64,
-    ) -> StoreResult<bool> {
+    /// change landed meanwhile).
+    pub async fn create_session(&self, session: NewSession<'_>) -> StoreResult<bool> {
+        let NewSession {
+            account,
+            family,
+            meta,
+            now_ms,
+            ttl_ms,
+            cap,
+            credential_version,
+            auth_time,
+            amr,
+            browser,
+        } = session;
         self.run("create_session", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
@@ -90,6 +121,8 @@ impl Store {
                 .arg(meta.ip)
                 .arg(credential_version)
                 .arg(auth_time)
+                .arg(amr)
+                .arg(if browser { "1" } else { "0" })
                 .invoke_async(&mut conn)
                 .await?;
             Ok(created == 1)
@@ -120,12 +153,12 @@ impl Store {
             u64::MAX,
         )
         .await
-        .map(|(rotation, _)| rotation)
+        .map(|rotated| rotated.rotation)
     }
 
     /// [`Store::rotate_session`] for a family that lives at most `max_age_ms` since its creation
     /// (older: deleted → Unknown; a renewal never reaches past it), with the family's auth_time
-    /// (unix seconds; None for a family made before it was recorded).
+    /// and amr.
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_session_within(
         &self,
@@ -136,13 +169,13 @@ impl Store {
         grace_ms: u64,
         ttl_ms: u64,
         max_age_ms: u64,
-    ) -> StoreResult<(Rotation, Option<u64>)> {
+    ) -> StoreResult<Rotated> {
         self.run("rotate_session", async {
             let k = self.keys();
             let mut conn = self.conn().await?;
             // Lua numbers are doubles: keep the lifetime well inside their exact integers.
             let max_age_ms = max_age_ms.clamp(1, 1 << 50);
-            let (status, generation, auth_time): (String, u64, u64) = self
+            let (status, generation, auth_time, amr): (String, u64, u64, u64) = self
                 .scripts()
                 .session_rotate
                 .key(k.session(account, family))
@@ -168,7 +201,11 @@ impl Store {
                 }
                 other => return Err(bad_reply(format!("rotation status {other:?}"))),
             };
-            Ok((rotation, (auth_time > 0).then_some(auth_time)))
+            Ok(Rotated {
+                rotation,
+                auth_time: (auth_time > 0).then_some(auth_time),
+                amr: u8::try_from(amr).map_err(|_| bad_reply("session amr"))?,
+            })
         })
         .await
     }
@@ -208,8 +245,20 @@ impl Store {
         let inner = &self.inner;
         inner.revocations.fetch_add(1, Ordering::SeqCst);
         match family {
-            Some(family) => inner.seen_sessions.remove(&(account, family)),
-            None => inner.seen_sessions.remove_where(|(a, _), _| *a == account),
+            Some(family) => {
+                inner.seen_sessions.remove(&(account, family));
+                inner.seen_edge_sessions.remove(&(account, family));
+                inner.seen_identities.remove(&(account, family));
+            }
+            None => {
+                inner.seen_sessions.remove_where(|(a, _), _| *a == account);
+                inner
+                    .seen_edge_sessions
+                    .remove_where(|(a, _), _| *a == account);
+                inner
+                    .seen_identities
+                    .remove_where(|(a, _), _| *a == account);
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use edgeauth::auth::jwt::{Claims, JwtKeys};
 use edgeauth::ops::login::LOGIN_TICKETS_PER_ACCOUNT;
 use edgeauth::store::TicketKind;
-use edgeauth::store::sessions::SessionMeta;
+use edgeauth::store::sessions::{NewSession, SessionMeta};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -148,30 +148,34 @@ async fn a_stale_credential_version_starts_no_session_and_no_mfa_ticket() {
     };
     let day = 86_400_000;
     let stale = store
-        .create_session(
+        .create_session(NewSession {
             account,
-            Uuid::new_v4(),
-            meta(),
+            family: Uuid::new_v4(),
+            meta: meta(),
             now_ms,
-            day,
-            50,
-            0,
-            now_ms / 1000,
-        )
+            ttl_ms: day,
+            cap: 50,
+            credential_version: 0,
+            auth_time: now_ms / 1000,
+            amr: 1,
+            browser: false,
+        })
         .await
         .expect("create_session");
     assert!(!stale, "a session under the old credential version");
     let current = store
-        .create_session(
+        .create_session(NewSession {
             account,
-            Uuid::new_v4(),
-            meta(),
+            family: Uuid::new_v4(),
+            meta: meta(),
             now_ms,
-            day,
-            50,
-            1,
-            now_ms / 1000,
-        )
+            ttl_ms: day,
+            cap: 50,
+            credential_version: 1,
+            auth_time: now_ms / 1000,
+            amr: 1,
+            browser: false,
+        })
         .await
         .expect("create_session");
     assert!(current, "a session under the current credential version");
@@ -621,6 +625,7 @@ async fn a_token_without_auth_time_is_not_recent() {
             iss: "edgeauth".into(),
             aud: None,
             auth_time: None,
+            amr: Vec::new(),
             hasura: None,
         })
         .expect("sign");

@@ -140,9 +140,10 @@ async fn issued_tokens_have_the_specified_shape() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["auth_time", "exp", "iat", "iss", "jti", "sid", "sub"],
+        ["amr", "auth_time", "exp", "iat", "iss", "jti", "sid", "sub"],
         "{claims}"
     );
+    assert_eq!(claims["amr"], json!(["pwd"]), "a password sign-in");
     let c = claims_of(&jwt);
     uuid::Uuid::parse_str(&c.sub).unwrap();
     uuid::Uuid::parse_str(&c.sid).unwrap();

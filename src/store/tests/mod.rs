@@ -9,6 +9,7 @@ use redis::AsyncCommands;
 use uuid::Uuid;
 
 use super::{test_redis::TestRedis, *};
+use crate::store::sessions::NewSession;
 
 mod email;
 mod mfa;
@@ -43,7 +44,18 @@ async fn session(store: &Store, account: Uuid, now_ms: u64, cap: u32) -> Uuid {
     };
     assert!(
         store
-            .create_session(account, family, meta, now_ms, DAY, cap, 0, now_ms / 1000)
+            .create_session(NewSession {
+                account,
+                family,
+                meta,
+                now_ms,
+                ttl_ms: DAY,
+                cap,
+                credential_version: 0,
+                auth_time: now_ms / 1000,
+                amr: 1,
+                browser: false
+            })
             .await
             .unwrap()
     );
@@ -202,7 +214,18 @@ async fn provisional_accounts_expire_and_are_invisible() {
     };
     assert!(
         !store
-            .create_session(id, Uuid::new_v4(), meta, T0, DAY, 5, 0, T0 / 1000)
+            .create_session(NewSession {
+                account: id,
+                family: Uuid::new_v4(),
+                meta,
+                now_ms: T0,
+                ttl_ms: DAY,
+                cap: 5,
+                credential_version: 0,
+                auth_time: T0 / 1000,
+                amr: 1,
+                browser: false
+            })
             .await
             .unwrap()
     );
@@ -654,7 +677,18 @@ async fn session_keys_have_ttls_and_metadata() {
     };
     assert!(
         store
-            .create_session(id, family, meta, T0, DAY, 50, 0, T0 / 1000)
+            .create_session(NewSession {
+                account: id,
+                family,
+                meta,
+                now_ms: T0,
+                ttl_ms: DAY,
+                cap: 50,
+                credential_version: 0,
+                auth_time: T0 / 1000,
+                amr: 1,
+                browser: false
+            })
             .await
             .unwrap()
     );
