@@ -173,6 +173,7 @@ const browser = await chromium.launch({
 });
 const desktop = { viewport: { width: 1280, height: 800 } };
 const a = await browser.newContext(desktop);
+a.setDefaultTimeout(10_000);
 const page = await a.newPage();
 let current = page;
 
@@ -187,6 +188,7 @@ try {
   step('the sign-in page on a phone (375×740): no horizontal scrolling');
   {
     const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+    phone.setDefaultTimeout(10_000);
     const small = await phone.newPage();
     current = small;
     await small.goto(signInUrl);
@@ -296,6 +298,7 @@ try {
 
   step('a second browser (another device) signs in with a recovery code');
   const b = await browser.newContext(desktop);
+  b.setDefaultTimeout(10_000);
   const other = await b.newPage();
   current = other;
   await other.goto(ORIGINAL);

@@ -17,13 +17,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::nginx::Nginx;
-use crate::support::{Redis, TestServer};
+use crate::support::{Redis, TempDir, TestServer};
 
 /// The README section whose `nginx` block this test runs.
 const SECTION: &str = "## Put edgeauth in front of a web app";
 
-/// The `nginx` block of the README's web-app section, as written.
-fn readme_recipe() -> String {
+/// The one block fenced `fence` (`nginx`, `caddyfile`) of the README's
+/// web-app section, as written.
+fn readme_recipe(fence: &str) -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let start = readme
@@ -31,15 +32,16 @@ fn readme_recipe() -> String {
         .unwrap_or_else(|| panic!("README.md has no section {SECTION:?}"));
     let section = &readme[start + SECTION.len()..];
     let section = section.find("\n## ").map_or(section, |end| &section[..end]);
-    let mut blocks = section.split("\n```nginx\n").skip(1);
+    let opening = format!("\n```{fence}\n");
+    let mut blocks = section.split(&opening).skip(1);
     let block = blocks
         .next()
-        .unwrap_or_else(|| panic!("no ```nginx block under {SECTION:?}"));
+        .unwrap_or_else(|| panic!("no ```{fence} block under {SECTION:?}"));
     assert!(
         blocks.next().is_none(),
-        "more than one ```nginx block under {SECTION:?}: the test runs exactly one"
+        "more than one ```{fence} block under {SECTION:?}: the test runs exactly one"
     );
-    let end = block.find("\n```").expect("the nginx block is closed");
+    let end = block.find("\n```").expect("the block is closed");
     block[..end].to_owned()
 }
 
@@ -290,7 +292,7 @@ async fn a_browser_signs_up_and_in_through_the_portal_behind_nginx() {
     .await;
     let app = app(portal.clone()).await;
     let mailbox = mailbox(server.redis.shared()).await;
-    let recipe = filled_in(&readme_recipe(), listen, server.addr, app);
+    let recipe = filled_in(&readme_recipe("nginx"), listen, server.addr, app);
     let nginx = Nginx::start(&recipe, &[listen]);
 
     let screenshots = root.join("target/browser-screenshots");
@@ -338,4 +340,185 @@ async fn a_browser_signs_up_and_in_through_the_portal_behind_nginx() {
     );
     assert!(stdout.contains("browser: ok"), "{stdout}\n{stderr}");
     println!("{stdout}");
+}
+
+// ------------------------------------------------------------------- Caddy
+
+/// A `caddy run` child with its config, data and logs in a temp dir,
+/// killed by PID on drop.
+struct Caddy {
+    child: std::process::Child,
+    dir: TempDir,
+}
+
+impl Caddy {
+    /// Runs the README's Caddyfile with its names filled in, every site on
+    /// `listen` over plain HTTP (no certificates), admin endpoint off.
+    fn start(recipe: &str, listen: u16, edgeauth: SocketAddr, app: SocketAddr) -> Caddy {
+        for name in [
+            "edgeauth:8080",
+            "app:3000",
+            "app.example.com {",
+            "auth.example.com {",
+        ] {
+            assert!(
+                recipe.contains(name),
+                "the README's Caddyfile lost {name:?}, which the test fills in"
+            );
+        }
+        let sites = recipe
+            .replace("edgeauth:8080", &edgeauth.to_string())
+            .replace("app:3000", &app.to_string())
+            .replace(
+                "app.example.com {",
+                &format!("http://app.example.test:{listen} {{"),
+            )
+            .replace(
+                "auth.example.com {",
+                &format!("http://auth.example.test:{listen} {{"),
+            );
+        let config =
+            format!("{{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}}\n\n{sites}\n");
+        let dir = TempDir::new();
+        let file = dir.write("Caddyfile", &config);
+        let log = std::fs::File::create(dir.0.join("caddy.log")).expect("caddy log");
+        let child = Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("HOME", &dir.0)
+            .env("XDG_DATA_HOME", dir.0.join("data"))
+            .env("XDG_CONFIG_HOME", dir.0.join("config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start caddy ({e}); the Caddy recipe test needs it: \
+                     sudo apt-get install -y caddy (or scripts/ensure-deps --test)"
+                )
+            });
+        let mut caddy = Caddy { child, dir };
+        for _ in 0..400 {
+            if let Ok(Some(status)) = caddy.child.try_wait() {
+                panic!("caddy exited ({status}):\n{}", caddy.log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", listen)).is_ok() {
+                return caddy;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("caddy did not listen within 10 s:\n{}", caddy.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("caddy.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_recipe_redirects_and_passes_the_identity() {
+    let listen = edgeauth::dev::free_port().expect("free port");
+    let portal = format!("http://auth.example.test:{listen}");
+    let server = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_PORTAL_URL", &portal),
+        ("EDGEAUTH_SESSION_COOKIE_DOMAIN", "example.test"),
+        ("EDGEAUTH_TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
+    .await;
+    let app = app(portal.clone()).await;
+    let caddy = Caddy::start(&readme_recipe("caddyfile"), listen, server.addr, app);
+    // Caddy picks the site by Host; the requests go to its loopback port.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let app_host = format!("app.example.test:{listen}");
+    let get = |path: &str, accept: &str| {
+        http.get(format!("http://127.0.0.1:{listen}{path}"))
+            .header("host", &app_host)
+            .header("accept", accept)
+    };
+    let page = "/private/page?x=1&y=two";
+    let original = format!("http://{app_host}{page}");
+
+    let r = server.send(get(page, "text/html,*/*;q=0.8")).await;
+    assert_eq!(
+        r.status,
+        302,
+        "a navigation, signed out: {}\n{}",
+        r.text,
+        caddy.log()
+    );
+    let location = r.header("location").expect("Location");
+    let sign_in = url::Url::parse(&location).expect("an absolute sign-in URL");
+    assert_eq!(sign_in.origin().ascii_serialization(), portal, "{location}");
+    assert_eq!(sign_in.path(), "/auth/ui/login", "{location}");
+    let rd = sign_in
+        .query_pairs()
+        .find(|(k, _)| k == "rd")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(rd.as_deref(), Some(original.as_str()), "{location}");
+
+    let r = server.send(get(page, "application/json")).await;
+    assert_eq!(r.status, 401, "an API call, signed out: {}", r.text);
+
+    let email = "caddy@example.com";
+    let (jwt, _) = server.signed_in(email).await;
+    let user = crate::support::jwt::sub(&jwt);
+    let r = server
+        .send(
+            get(page, "text/html")
+                .bearer_auth(&jwt)
+                .header("x-auth-user-id", "forged")
+                .header("x-auth-email", "forged@example.com"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "signed in: {}\n{}", r.text, caddy.log());
+    assert!(
+        r.text.contains(&format!(r#"<dd id="user">{user}</dd>"#)),
+        "the app saw: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains(&format!(r#"<dd id="email">{email}</dd>"#)),
+        "the app saw: {}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains(r#"<dd id="path">/private/page?x=1&amp;y=two</dd>"#),
+        "the app saw: {}",
+        r.text
+    );
+
+    let r = server
+        .send(get("/admin/panel", "text/html").bearer_auth(&jwt))
+        .await;
+    assert_eq!(
+        r.status, 403,
+        "the MFA-only path, password only: {}",
+        r.text
+    );
+
+    let r = server
+        .send(
+            http.get(format!("http://127.0.0.1:{listen}/.well-known/jwks.json"))
+                .header("host", format!("auth.example.test:{listen}")),
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "the portal host reaches edgeauth: {}",
+        r.text
+    );
 }
