@@ -5,13 +5,15 @@
 -- KEYS[3]  P{A}:recovery
 -- ARGV[1]  sealed pending secret the code was checked against
 -- ARGV[2]  the TOTP time step the code matched
+-- ARGV[3..] optional: digests of a first set of recovery codes, stored in
+--          the same step (the portal turns MFA on and shows the codes at once)
 -- Returns  "already_enabled" when MFA is on;
 --          "not_generated" when the account is missing or not ready, or the
 --          pending secret is absent or differs from ARGV[1] (a newer generate
 --          won: the code was for a QR code the user no longer holds);
 --          "replayed" when ARGV[2] <= mfa_step (that step was accepted before);
 --          "done": mfa = pending, mfa_step = ARGV[2], pending and any
---          recovery codes deleted.
+--          recovery codes deleted (replaced by ARGV[3..] when given).
 --
 -- The compare-and-set on the pending secret makes check-then-enable safe
 -- against a concurrent generate.
@@ -30,4 +32,7 @@ if tonumber(ARGV[2]) <= last then
 end
 redis.call('HSET', KEYS[1], 'mfa', ARGV[1], 'mfa_step', ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[3])
+if #ARGV > 2 then
+  redis.call('SADD', KEYS[3], unpack(ARGV, 3))
+end
 return 'done'

@@ -27,6 +27,7 @@ use crate::config::{Config, RedisTarget};
 use crate::error::{ApiResult, Error};
 use crate::hasher::Hasher;
 use crate::metrics::{Metrics, Snapshot};
+use crate::portal::Portal;
 use crate::store::events::Event;
 use crate::store::{Store, StoreConfig};
 
@@ -58,6 +59,8 @@ pub struct Inner {
     /// the digest keeps an entry small (a token is ~450 bytes) and cannot
     /// collide in practice, so a hit is as good as a verification.
     pub verified_tokens: TtlCache<[u8; 32], VerifiedToken>,
+    /// The sign-in portal's texts, CSRF keys and page policy.
+    pub portal: Portal,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
     /// Says once when a proxy nobody trusts seems to front this replica.
@@ -138,6 +141,8 @@ impl App {
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
+        let portal = Portal::build(&config, &data_keys)?;
+
         let store = open_store(&config, url, &data_keys).map_err(BuildError::Config)?;
 
         let jwt = if config.jwt_key_files.is_empty() {
@@ -178,6 +183,7 @@ impl App {
             hasher,
             metrics,
             dummy_hash,
+            portal,
             config,
             proxy_hint: crate::server::ProxyHint::new(),
             draining: AtomicBool::new(false),

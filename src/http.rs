@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every handler: the buffered request handed to
-//! handlers, body limits and JSON decoding, credential extraction
+//! handlers, body limits and JSON decoding (HTML form bodies on the portal's
+//! paths), credential extraction
 //! (Bearer header, refresh cookie), client IP, and response builders.
 //!
 //! Knows nothing of Redis or tokens; failures are `error::Error` values.
@@ -74,12 +75,19 @@ impl Request {
         // the client did not mean as JSON is refused before it acts. GET and
         // HEAD bodies carry no meaning and are ignored: gateways may forward
         // the original request's body to /auth/verify.
-        let json_expected = request.method != Method::GET && request.method != Method::HEAD;
-        if json_expected
-            && request.has_body()
-            && !is_json_content_type(request.headers.get(CONTENT_TYPE))
-        {
-            return Err(Error::UnsupportedMediaType);
+        // The sign-in portal's pages (`/auth/ui/`) take HTML forms instead:
+        // `application/x-www-form-urlencoded`, and only that.
+        let body_expected = request.method != Method::GET && request.method != Method::HEAD;
+        if body_expected && request.has_body() {
+            let content_type = request.headers.get(CONTENT_TYPE);
+            let declared = if request.path.starts_with(FORM_PATH_PREFIX) {
+                is_form_content_type(content_type)
+            } else {
+                is_json_content_type(content_type)
+            };
+            if !declared {
+                return Err(Error::UnsupportedMediaType);
+            }
         }
         Ok(request)
     }
@@ -177,7 +185,7 @@ impl Request {
     /// was sent to: `Host`, or the `X-Forwarded-Host` a trusted proxy set.
     /// The scheme is not compared: behind a TLS-terminating proxy this
     /// server cannot know it.
-    fn is_own_origin(&self, origin: &HeaderValue, trusted: &[IpNet]) -> bool {
+    pub fn is_own_origin(&self, origin: &HeaderValue, trusted: &[IpNet]) -> bool {
         let Ok(origin) = origin.to_str() else {
             return false;
         };
@@ -278,6 +286,21 @@ pub fn rate_subject(ip: IpAddr, v6_prefix: u8) -> String {
             format!("{network}/{prefix}")
         }
     }
+}
+
+/// The paths whose POST bodies are HTML forms (the sign-in portal).
+pub const FORM_PATH_PREFIX: &str = "/auth/ui/";
+
+/// `application/x-www-form-urlencoded`, parameters in any spacing.
+pub fn is_form_content_type(value: Option<&HeaderValue>) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// `application/json`, parameters (e.g. `; charset=utf-8`) in any spacing.

@@ -24,6 +24,7 @@ pub mod hasher;
 pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod portal;
 pub mod rekey;
 pub mod return_url;
 pub mod router;

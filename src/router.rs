@@ -57,7 +57,31 @@
 //! | POST    | /auth/change-email(/request)   | compat::change_email                 |
 //! | POST    | /auth/change-email/change      | compat::change_email_change          |
 //!
-//! The router owns both tables and imports from the adapters only the
+//! With `EDGEAUTH_PORTAL=true`, [`resolve_portal`] serves the third table,
+//! [`PORTAL_ROUTES`]: the sign-in portal's HTML pages under `/auth/ui/`,
+//! each a [`Route::Portal`] the portal adapter (`portal`) serves. Off, those
+//! paths are unknown (404) like any other.
+//!
+//! | methods   | path (portal table)                  | handler                                |
+//! |-----------|--------------------------------------|----------------------------------------|
+//! | GET, POST | /auth/ui/login                       | pages::login_form, pages::login_submit |
+//! | POST      | /auth/ui/login/mfa                   | pages::login_mfa                       |
+//! | GET, POST | /auth/ui/register                    | pages::register_form / _submit         |
+//! | GET, POST | /auth/ui/activate                    | pages::activate_form / _submit         |
+//! | GET, POST | /auth/ui/activate/request            | pages::activation_request_form / _submit |
+//! | GET, POST | /auth/ui/forgot                      | pages::forgot_form / _submit           |
+//! | GET, POST | /auth/ui/reset                       | pages::reset_form / _submit            |
+//! | GET       | /auth/ui/account                     | account::page                          |
+//! | POST      | /auth/ui/account/sessions/revoke     | account::revoke_session                |
+//! | POST      | /auth/ui/account/password            | account::change_password               |
+//! | POST      | /auth/ui/account/mfa/generate        | account::mfa_generate                  |
+//! | POST      | /auth/ui/account/mfa/enable          | account::mfa_enable                    |
+//! | POST      | /auth/ui/account/mfa/disable         | account::mfa_disable                   |
+//! | POST      | /auth/ui/account/mfa/recovery-codes  | account::mfa_recovery_codes            |
+//! | POST      | /auth/ui/logout                      | account::logout                        |
+//! | GET, HEAD | /auth/ui/static/portal.css           | portal::stylesheet                     |
+//!
+//! The router owns the tables and imports from the adapters only the
 //! handler functions it dispatches to; no adapter imports the router.
 //!
 //! Anything else: 404; a known path with another method: 405 + `Allow`.
@@ -71,6 +95,8 @@ use crate::api::{account, email, health, jwks, mfa, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
+use crate::portal;
+use crate::portal::{account as portal_account, pages};
 
 /// A matched route. Its template is the only path text that reaches logs
 /// and metrics, so label values stay bounded.
@@ -105,6 +131,8 @@ pub enum Route {
     Metrics,
     /// A route of the HBP compatibility table ([`COMPAT_ROUTES`]).
     Hbp(HbpRoute),
+    /// A page of the sign-in portal ([`PORTAL_ROUTES`]).
+    Portal(PortalRoute),
 }
 
 /// Which listener a request came in on.
@@ -225,6 +253,77 @@ pub const COMPAT_ROUTES: &[RouteSpec] = &[
     hbp(HbpRoute::ChangeEmailChange, "/auth/change-email/change", POST),
 ];
 
+/// A page of the sign-in portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalRoute {
+    Login,
+    LoginMfa,
+    Register,
+    Activate,
+    ActivateRequest,
+    Forgot,
+    Reset,
+    Account,
+    SessionRevoke,
+    Password,
+    MfaGenerate,
+    MfaEnable,
+    MfaDisable,
+    MfaRecoveryCodes,
+    Logout,
+    Stylesheet,
+}
+
+const GET_POST: &str = "GET, POST";
+
+const fn page(route: PortalRoute, path: &'static str, allow: &'static str) -> RouteSpec {
+    spec(Route::Portal(route), path, allow, Serves::Public)
+}
+
+/// Every page of the sign-in portal, once (served with `EDGEAUTH_PORTAL`).
+#[rustfmt::skip]
+pub const PORTAL_ROUTES: &[RouteSpec] = &[
+    page(PortalRoute::Login, "/auth/ui/login", GET_POST),
+    page(PortalRoute::LoginMfa, "/auth/ui/login/mfa", POST),
+    page(PortalRoute::Register, "/auth/ui/register", GET_POST),
+    page(PortalRoute::Activate, "/auth/ui/activate", GET_POST),
+    page(PortalRoute::ActivateRequest, "/auth/ui/activate/request", GET_POST),
+    page(PortalRoute::Forgot, "/auth/ui/forgot", GET_POST),
+    page(PortalRoute::Reset, "/auth/ui/reset", GET_POST),
+    page(PortalRoute::Account, "/auth/ui/account", GET),
+    page(PortalRoute::SessionRevoke, "/auth/ui/account/sessions/revoke", POST),
+    page(PortalRoute::Password, "/auth/ui/account/password", POST),
+    page(PortalRoute::MfaGenerate, "/auth/ui/account/mfa/generate", POST),
+    page(PortalRoute::MfaEnable, "/auth/ui/account/mfa/enable", POST),
+    page(PortalRoute::MfaDisable, "/auth/ui/account/mfa/disable", POST),
+    page(PortalRoute::MfaRecoveryCodes, "/auth/ui/account/mfa/recovery-codes", POST),
+    page(PortalRoute::Logout, "/auth/ui/logout", POST),
+    page(PortalRoute::Stylesheet, "/auth/ui/static/portal.css", GET_HEAD),
+];
+
+/// The prefix of every portal path.
+pub const PORTAL_PREFIX: &str = "/auth/ui/";
+
+/// With the portal on, the route of a path under [`PORTAL_PREFIX`] (404 /
+/// 405 + `Allow` as for the other tables); `None` for any other path.
+pub fn resolve_portal(
+    listener: Listener,
+    method: &Method,
+    path: &str,
+) -> Option<Result<Route, Error>> {
+    if listener != Listener::Public || !path.starts_with(PORTAL_PREFIX) {
+        return None;
+    }
+    let Some(spec) = find(PORTAL_ROUTES, listener, path) else {
+        return Some(Err(Error::NotFound));
+    };
+    Some(if accepts(spec.allow, method) {
+        Ok(spec.route)
+    } else {
+        Err(Error::MethodNotAllowed { allow: spec.allow })
+    })
+}
+
 /// The `Allow` value of a path both tables serve, with different methods.
 fn joint_allow(native: &'static str, compat: &'static str) -> &'static str {
     match (native, compat) {
@@ -236,7 +335,11 @@ fn joint_allow(native: &'static str, compat: &'static str) -> &'static str {
 
 impl Route {
     fn spec(self) -> Option<&'static RouteSpec> {
-        ROUTES.iter().chain(COMPAT_ROUTES).find(|s| s.route == self)
+        ROUTES
+            .iter()
+            .chain(COMPAT_ROUTES)
+            .chain(PORTAL_ROUTES)
+            .find(|s| s.route == self)
     }
 
     /// The path as written in [`ROUTES`]: the label logs and metrics use.
@@ -367,6 +470,37 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Readyz => health::readyz(app).await,
         Route::Metrics => health::metrics(app),
         Route::Hbp(route) => dispatch_hbp(app, route, req).await,
+        Route::Portal(route) => dispatch_portal(app, route, req).await,
+    }
+}
+
+/// Runs the portal's handler of `route`: a page for GET, its form for POST.
+async fn dispatch_portal(app: &App, route: PortalRoute, req: &Request) -> ApiResult<Response> {
+    use PortalRoute::*;
+    let get = req.method == Method::GET;
+    match route {
+        Login if get => pages::login_form(app, req).await,
+        Login => pages::login_submit(app, req).await,
+        LoginMfa => pages::login_mfa(app, req).await,
+        Register if get => pages::register_form(app, req).await,
+        Register => pages::register_submit(app, req).await,
+        Activate if get => pages::activate_form(app, req).await,
+        Activate => pages::activate_submit(app, req).await,
+        ActivateRequest if get => pages::activation_request_form(app, req).await,
+        ActivateRequest => pages::activation_request_submit(app, req).await,
+        Forgot if get => pages::forgot_form(app, req).await,
+        Forgot => pages::forgot_submit(app, req).await,
+        Reset if get => pages::reset_form(app, req).await,
+        Reset => pages::reset_submit(app, req).await,
+        Account => portal_account::page(app, req).await,
+        SessionRevoke => portal_account::revoke_session(app, req).await,
+        Password => portal_account::change_password(app, req).await,
+        MfaGenerate => portal_account::mfa_generate(app, req).await,
+        MfaEnable => portal_account::mfa_enable(app, req).await,
+        MfaDisable => portal_account::mfa_disable(app, req).await,
+        MfaRecoveryCodes => portal_account::mfa_recovery_codes(app, req).await,
+        Logout => portal_account::logout(app, req).await,
+        Stylesheet => Ok(portal::stylesheet()),
     }
 }
 

@@ -256,6 +256,11 @@ fn hygiene_headers(response: &mut Response, route: Option<Route>) {
     }
 }
 
+/// Whether the sign-in portal's pages are served.
+fn portal_enabled(app: &App) -> bool {
+    app.config.portal
+}
+
 /// One request: route, read the body, run the handler under the request
 /// deadline, map errors, tag with the request id, log one line.
 async fn handle(
@@ -280,11 +285,21 @@ async fn handle(
     let method = req.method().clone();
     let request_id = request_id(&req);
     let origin = cors::allowed_origin(&app.config.cors_origins, req.headers());
-    let route = router::resolve_with(listener, &method, req.uri().path(), app.config.hbp_compat);
+    let path = req.uri().path();
+    let portal_route = portal_enabled(app)
+        .then(|| router::resolve_portal(listener, &method, path))
+        .flatten();
+    let portal = portal_route.is_some();
+    let route = portal_route
+        .unwrap_or_else(|| router::resolve_with(listener, &method, path, app.config.hbp_compat));
     let route_kind = route.as_ref().ok().copied();
     let template = match &route {
         Ok(route) => route.template(),
         Err(Error::MethodNotAllowed { .. }) if method == Method::OPTIONS => "preflight",
+        Err(Error::MethodNotAllowed { .. }) if portal => router::PORTAL_ROUTES
+            .iter()
+            .find(|s| s.path == path)
+            .map_or("unmatched", |s| s.path),
         // A known path with another method: the path is a template, so it labels the 405.
         Err(Error::MethodNotAllowed { .. }) => {
             router::template_of(listener, req.uri().path(), app.config.hbp_compat)
@@ -309,7 +324,14 @@ async fn handle(
                 .unwrap_or_else(|_| Err(Error::Unavailable("request deadline passed".into())))
         }
     };
-    let mut response = result.unwrap_or_else(Error::into_response);
+    // The portal answers its errors with HTML pages, everything else with JSON.
+    let mut response = result.unwrap_or_else(|e| {
+        if portal {
+            crate::portal::error_response(app, e)
+        } else {
+            e.into_response()
+        }
+    });
     if let Some(origin) = origin {
         cors::decorate(&mut response, origin);
     }

@@ -31,6 +31,7 @@
 //! - `mfa_recovery` — recovery codes
 //! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
 //! - `mfa_replay`  — a replayed TOTP code: its own message, counted like a wrong code
+//! - `portal`      — the sign-in portal's pages, CSRF, security headers, the portal off
 //! - `readme`      — the README's curl walk-through, run as written against `serve --dev`
 //! - `return_urls` — where a sign-in may redirect (hostile and accepted tables), the URL a
 //!   gateway reports, the sign-in URL
@@ -94,6 +95,8 @@ mod openapi;
 mod operations;
 #[path = "integration/operations_startup.rs"]
 mod operations_startup;
+#[path = "integration/portal.rs"]
+mod portal;
 #[path = "integration/readme.rs"]
 mod readme;
 #[path = "integration/reauth_body.rs"]

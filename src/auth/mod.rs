@@ -3,7 +3,8 @@
 //! input validation (`validate`), and the MFA pieces: TOTP (`totp`), AES-GCM sealing of secrets
 //! at rest (`seal`), recovery codes (`recovery`) and enrolment QR codes (`qr`), and the device
 //! cookies that exempt a known browser from the per-email login lockout (`device`), the edge
-//! session cookie (`edge_cookie`) and the authentication methods of a session (`amr`).
+//! session cookie (`edge_cookie`), the authentication methods of a session (`amr`), and the
+//! sign-in portal's CSRF cookie and form tokens (`csrf`).
 //!
 //! This module does no I/O, never reads the clock (callers pass `now`) and never imports hyper,
 //! redis or tokio: everything here is a plain function of its arguments, so it is unit-tested
@@ -12,6 +13,7 @@
 //! hand-rolled.
 
 pub mod amr;
+pub mod csrf;
 pub mod data_keys;
 pub mod device;
 pub mod edge_cookie;

@@ -152,6 +152,7 @@ pub fn event(kind: EventKind, user: Option<Uuid>, email: Option<&str>, at: u64) 
         email,
         ticket: None,
         expires_at: None,
+        link: None,
         at,
     }
 }

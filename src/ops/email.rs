@@ -58,6 +58,7 @@ pub async fn request_change(
         email: Some(new_email),
         ticket: Some(ticket),
         expires_at: Some(now_ms + ttl_ms),
+        link: None,
         at: now_ms,
     })
     .await

@@ -60,18 +60,36 @@ pub async fn send_ticket(
     now_ms: u64,
 ) -> ApiResult<()> {
     let (ticket, ttl_ms) = new_ticket(app, account, purpose).await?;
+    let ticket = ticket.unwrap_or_else(Uuid::new_v4);
     let event = Event {
         kind,
         user_id: Some(account.unwrap_or_else(Uuid::new_v4)),
         email: Some(email),
-        ticket: Some(ticket.unwrap_or_else(Uuid::new_v4)),
+        ticket: Some(ticket),
         expires_at: Some(now_ms + ttl_ms),
+        link: portal_link(app, purpose, ticket),
         at: now_ms,
     };
     match account {
         Some(_) => app.emit(event).await,
         None => Ok(app.store.emit_discarded(&event).await?),
     }
+}
+
+/// The portal page a ticket mail links to, when the portal is on and has a
+/// public origin (`EDGEAUTH_PORTAL_URL`): `<origin>/auth/ui/activate?ticket=…`
+/// or `<origin>/auth/ui/reset?ticket=…`.
+pub fn portal_link(app: &App, purpose: Mailed, ticket: Uuid) -> Option<String> {
+    let origin = app
+        .config
+        .portal_url
+        .as_deref()
+        .filter(|_| app.config.portal)?;
+    let page = match purpose {
+        Mailed::Activate => "activate",
+        Mailed::Reset => "reset",
+    };
+    Some(format!("{origin}/auth/ui/{page}?ticket={ticket}"))
 }
 
 /// Counts one mail request for `email` against its per-address limit: whether a mail may still

@@ -90,8 +90,46 @@ pub async fn generate(app: &App, caller: &Caller) -> ApiResult<Generated> {
     })
 }
 
+/// Whether MFA is on for the caller's account.
+pub async fn is_enabled(app: &App, caller: &Caller) -> ApiResult<bool> {
+    let account = app
+        .store
+        .account(caller.account)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    Ok(account.mfa_enabled)
+}
+
 /// Turns the pending secret on with a code of it.
 pub async fn enable(app: &App, caller: &Caller, code: &str, now_ms: u64) -> ApiResult<()> {
+    enable_storing(app, caller, code, &[], now_ms).await
+}
+
+/// [`enable`], also issuing a first set of recovery codes in the same step
+/// (a page that shows them at once): the codes.
+pub async fn enable_with_recovery_codes(
+    app: &App,
+    caller: &Caller,
+    code: &str,
+    now_ms: u64,
+) -> ApiResult<Vec<String>> {
+    let codes = generate_codes().map_err(|e| Error::Internal(e.to_string()))?;
+    let digests: Vec<String> = codes
+        .iter()
+        .filter_map(|c| normalize_code(c))
+        .map(|c| app.recovery.digest(&c))
+        .collect();
+    enable_storing(app, caller, code, &digests, now_ms).await?;
+    Ok(codes)
+}
+
+async fn enable_storing(
+    app: &App,
+    caller: &Caller,
+    code: &str,
+    digests: &[String],
+    now_ms: u64,
+) -> ApiResult<()> {
     let state = mfa_state(app, caller.account).await?;
     if state.active.is_some() {
         return Err(Error::MfaAlreadyEnabled);
@@ -99,7 +137,11 @@ pub async fn enable(app: &App, caller: &Caller, code: &str, now_ms: u64) -> ApiR
     let pending = state.pending.ok_or(Error::MfaNotGenerated)?;
     second_factor(app, caller.account, now_ms, async {
         let step = matched_step(app, caller.account, &pending, code, now_ms)?;
-        change_result(app.store.mfa_enable(caller.account, &pending, step).await?)
+        change_result(
+            app.store
+                .mfa_enable_with_codes(caller.account, &pending, step, digests)
+                .await?,
+        )
     })
     .await?;
     // The pending secret is now the active one.

@@ -97,13 +97,16 @@ pub struct Event<'a> {
     pub ticket: Option<Uuid>,
     /// Unix ms (the ticket's expiry).
     pub expires_at: Option<u64>,
+    /// The page the mail links to (the sign-in portal's), for ticket mails
+    /// when `EDGEAUTH_PORTAL_URL` is set.
+    pub link: Option<String>,
     /// Unix ms.
     pub at: u64,
 }
 
 impl Store {
     /// XADD <stream of its kind> MAXLEN ~ <cap> * type T user_id U email E [ticket K]
-    /// [expires_at X] at N. `user_id` and `email` are always present (empty when None) so
+    /// [expires_at X] [link L] at N. `user_id` and `email` are always present (empty when None) so
     /// consumers can rely on them.
     pub async fn emit(&self, event: &Event<'_>) -> StoreResult<()> {
         let stream = match event.kind.stream() {
@@ -136,6 +139,9 @@ impl Store {
             }
             if let Some(expires_at) = event.expires_at {
                 inv.arg("expires_at").arg(expires_at);
+            }
+            if let Some(link) = &event.link {
+                inv.arg("link").arg(link);
             }
             inv.arg("at").arg(event.at);
             let _: String = inv.invoke_async(&mut conn).await?;

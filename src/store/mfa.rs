@@ -148,6 +148,19 @@ impl Store {
         sealed_pending: &str,
         step: u64,
     ) -> StoreResult<MfaChange> {
+        self.mfa_enable_with_codes(account, sealed_pending, step, &[])
+            .await
+    }
+
+    /// [`Store::mfa_enable`] that also stores a first set of recovery-code
+    /// `digests`, in the same script.
+    pub async fn mfa_enable_with_codes(
+        &self,
+        account: Uuid,
+        sealed_pending: &str,
+        step: u64,
+        digests: &[String],
+    ) -> StoreResult<MfaChange> {
         self.run("mfa_enable", async {
             let (k, s) = (self.keys(), self.scripts());
             let mut conn = self.conn().await?;
@@ -158,6 +171,7 @@ impl Store {
                 .key(k.recovery(account))
                 .arg(sealed_pending)
                 .arg(step)
+                .arg(digests)
                 .invoke_async(&mut conn)
                 .await?;
             parse_change(&reply)

@@ -762,6 +762,7 @@ async fn events_carry_the_spec_fields() {
             email: Some("e@example.com"),
             ticket: Some(ticket),
             expires_at: Some(T0 + 60_000),
+            link: None,
             at: T0,
         })
         .await
@@ -772,6 +773,7 @@ async fn events_carry_the_spec_fields() {
         email: None,
         ticket: None,
         expires_at: None,
+        link: None,
         at: T0,
     };
     store.emit(&event).await.unwrap();
