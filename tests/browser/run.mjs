@@ -115,6 +115,11 @@ async function accessible(page, what) {
   check(report.length === 0, `${what} (${page.url()}): ${report.join('; ')}`);
 }
 
+/** Clicks `target` and waits for the page it leads to. */
+async function clickAndWait(page, target) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), target.click()]);
+}
+
 async function heading(page) {
   return (await page.locator('h1').first().textContent())?.trim();
 }
@@ -136,7 +141,7 @@ async function expectSignIn(page, rd, what) {
 async function signInWithPassword(page) {
   await page.getByLabel('Email', { exact: true }).fill(EMAIL);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Sign in' }));
 }
 
 /** The app's echo page: what nginx passed on. */
@@ -201,14 +206,13 @@ try {
   }
 
   step('"Create an account"');
-  await page.getByRole('link', { name: 'Create an account' }).click();
-  await page.waitForLoadState('load');
+  await clickAndWait(page, page.getByRole('link', { name: 'Create an account' }));
   await expectHeading(page, 'Create an account', 'register page');
   await accessible(page, 'register page');
   await shot(page, 'register.png');
   await page.getByLabel('Email', { exact: true }).fill(EMAIL);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Create account' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Create account' }));
   await expectHeading(page, 'Check your email', 'after registering');
   await accessible(page, 'check-your-email page');
   console.log(`  registered ${EMAIL}`);
@@ -221,7 +225,7 @@ try {
   await expectHeading(page, 'Activate your account', 'activation page');
   await accessible(page, 'activation page');
   await shot(page, 'activate.png');
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Activate' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Activate' }));
   await expectHeading(page, 'Account activated', 'after "Activate" (the ticket still worked after two GETs)');
   await accessible(page, 'account-activated page');
   check((await page.getByRole('link', { name: 'Sign in' }).count()) > 0, 'the activated page links to "Sign in"');
@@ -246,10 +250,7 @@ try {
   check((await page.getByText(EMAIL).count()) > 0, 'the account page shows the email');
   check((await page.getByRole('heading', { name: 'Sessions' }).count()) === 1, 'a "Sessions" section');
   await shot(page, 'account.png');
-  await Promise.all([
-    page.waitForLoadState('load'),
-    page.getByRole('button', { name: 'Set up two-factor authentication' }).click(),
-  ]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Set up two-factor authentication' }));
   await accessible(page, 'MFA setup');
   check((await page.getByRole('img', { name: 'QR code' }).count()) === 1, 'the QR code image');
   const secret = (await page.locator('#otp-secret').textContent()).trim();
@@ -257,7 +258,7 @@ try {
   await shot(page, 'account-mfa-setup.png');
   let used = stepNow();
   await page.getByLabel('Authentication code', { exact: true }).fill(totp(secret, used));
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Turn on' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Turn on' }));
   await accessible(page, 'recovery codes');
   const recovery = (await page.locator('#recovery-codes li').allTextContents()).map((c) => c.trim());
   check(recovery.length === 10, `10 recovery codes, got ${recovery.length}: ${recovery}`);
@@ -267,7 +268,7 @@ try {
   step('"Sign out": signed out, and the app is closed again');
   await page.goto(`${PORTAL}/auth/ui/account`);
   check((await page.getByText('Two-factor authentication is on').count()) > 0, 'the account page says MFA is on');
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Sign out' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Sign out' }));
   await expectSignIn(page, undefined, 'after "Sign out"');
   check((await page.getByText('You are signed out.').count()) > 0, 'the "You are signed out." notice');
   await page.goto(ORIGINAL);
@@ -286,7 +287,7 @@ try {
   const fresh = await freshCode(secret, used);
   used = fresh.counter;
   await page.getByLabel('Authentication code', { exact: true }).fill(fresh.code);
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Verify' }).click()]);
+  await clickAndWait(page, page.getByRole('button', { name: 'Verify' }));
   const signedIn = await expectApp(page, ORIGINAL, 'after the second step');
 
   step('the MFA-only location admits the session that used a second factor');
@@ -306,7 +307,7 @@ try {
   await signInWithPassword(other);
   await expectHeading(other, 'Two-factor authentication', 'second browser, second step');
   await other.getByLabel('Recovery code', { exact: true }).fill(recovery[0]);
-  await Promise.all([other.waitForLoadState('load'), other.getByRole('button', { name: 'Use a recovery code' }).click()]);
+  await clickAndWait(other, other.getByRole('button', { name: 'Use a recovery code' }));
   const second = await expectApp(other, ORIGINAL, 'second browser signed in');
   check(second.session !== signedIn.session, 'two sessions');
 
@@ -317,7 +318,7 @@ try {
   check((await other.getByText('This device').count()) > 0, 'the current session is marked "This device"');
   const revokeForm = other.locator('form').filter({ has: other.locator(`input[name="id"][value="${signedIn.session}"]`) });
   check((await revokeForm.count()) === 1, `a "Revoke" form for the first browser's session ${signedIn.session}`);
-  await Promise.all([other.waitForLoadState('load'), revokeForm.getByRole('button', { name: 'Revoke' }).click()]);
+  await clickAndWait(other, revokeForm.getByRole('button', { name: 'Revoke' }));
   current = page;
   await page.goto(ORIGINAL);
   await expectSignIn(page, ORIGINAL, 'the first browser after its session was revoked');
