@@ -83,7 +83,9 @@ impl Portal {
         };
         let allow_http = !config.cookie.secure;
         // A sign-in form's answer may redirect to a return URL: the form's
-        // `form-action` must allow those hosts too (browsers check redirects).
+        // `form-action` must allow those hosts too (browsers check redirects),
+        // on any port, as the return URL check does (a source without a port
+        // matches only the scheme's default port).
         let mut form_action = String::from("'self'");
         if let Some(origin) = &config.portal_url {
             form_action.push(' ');
@@ -100,7 +102,7 @@ impl Portal {
                 continue;
             }
             for scheme in schemes {
-                form_action.push_str(&format!(" {scheme}://{domain} {scheme}://*.{domain}"));
+                form_action.push_str(&format!(" {scheme}://{domain}:* {scheme}://*.{domain}:*"));
             }
         }
         let csp = format!(
