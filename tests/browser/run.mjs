@@ -12,7 +12,7 @@
 // and button names. Every step prints a line; any failure exits non-zero.
 
 import { createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -27,6 +27,7 @@ const EVIL = env('EVIL_URL');
 const MAILBOX = env('MAILBOX_URL');
 const SHOTS = env('SCREENSHOTS');
 mkdirSync(SHOTS, { recursive: true });
+rmSync(join(SHOTS, 'failure.png'), { force: true });
 
 const ORIGINAL = `${APP}/private/page?x=1&y=two`;
 const EMAIL = `ada.${Date.now()}@example.test`;
@@ -316,6 +317,14 @@ try {
   await expectHeading(other, 'Your account', 'second browser account page');
   await accessible(other, 'account page (two sessions)');
   check((await other.getByText('This device').count()) > 0, 'the current session is marked "This device"');
+  {
+    // The widest page (a table of sessions) on a phone, too.
+    await other.setViewportSize({ width: 375, height: 740 });
+    const width = await other.evaluate(() => document.scrollingElement.scrollWidth);
+    await shot(other, 'account-phone.png');
+    check(width <= 375, `the account page scrolls sideways on a phone: scrollWidth ${width} > 375`);
+    await other.setViewportSize(desktop.viewport);
+  }
   const revokeForm = other.locator('form').filter({ has: other.locator(`input[name="id"][value="${signedIn.session}"]`) });
   check((await revokeForm.count()) === 1, `a "Revoke" form for the first browser's session ${signedIn.session}`);
   await clickAndWait(other, revokeForm.getByRole('button', { name: 'Revoke' }));
