@@ -6,7 +6,8 @@
 //   APP_URL      http://app.example.test:<nginx port>   (the protected app)
 //   PORTAL_URL   http://auth.example.test:<nginx port>  (the portal)
 //   EVIL_URL     http://evil.test:<app port>            (another site)
-//   MAILBOX_URL  http://127.0.0.1:<port>  GET /ticket?kind=&email= → ticket
+//   MAILBOX_URL  http://127.0.0.1:<port>  GET /ticket|/link?kind=&email= → the
+//                newest such event's ticket or mailed link
 //   CHROMIUM     the browser binary;  SCREENSHOTS  where the PNGs go
 // Elements are found the way a person finds them: by their labels, roles
 // and button names. Every step prints a line; any failure exits non-zero.
@@ -80,13 +81,14 @@ async function freshCode(secret, used) {
 
 // ------------------------------------------------------------------ helpers
 
-async function ticket(kind, email) {
+/** The `field` (`ticket`, `link`) of the newest `kind` event for `email`. */
+async function mailbox(field, kind, email) {
   for (let i = 0; i < 40; i++) {
-    const r = await fetch(`${MAILBOX}/ticket?kind=${encodeURIComponent(kind)}&email=${encodeURIComponent(email)}`);
+    const r = await fetch(`${MAILBOX}/${field}?kind=${encodeURIComponent(kind)}&email=${encodeURIComponent(email)}`);
     if (r.status === 200) return (await r.text()).trim();
     await sleep(100);
   }
-  throw new Error(`no ${kind} ticket for ${email} in the events stream`);
+  throw new Error(`no ${kind} event with a ${field} for ${email} in the events stream`);
 }
 
 async function shot(page, name) {
@@ -219,8 +221,10 @@ try {
   console.log(`  registered ${EMAIL}`);
 
   step('the activation link from the mailbox: the page does not activate on GET');
-  const activation = await ticket('account.registered', EMAIL);
-  const activateUrl = `${PORTAL}/auth/ui/activate?ticket=${encodeURIComponent(activation)}`;
+  const activation = await mailbox('ticket', 'account.registered', EMAIL);
+  const activateUrl = await mailbox('link', 'account.registered', EMAIL);
+  const expectedLink = `${PORTAL}/auth/ui/activate?ticket=${encodeURIComponent(activation)}`;
+  check(activateUrl === expectedLink, `the mailed link ${activateUrl}, expected ${expectedLink}`);
   await page.goto(activateUrl);
   await page.goto(activateUrl); // twice: a GET must not spend the ticket
   await expectHeading(page, 'Activate your account', 'activation page');

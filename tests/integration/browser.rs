@@ -197,8 +197,8 @@ async fn app(portal: String) -> SocketAddr {
 }
 
 /// The mailbox: `GET /ticket?kind=<event type>&email=<address>` answers the
-/// ticket of the newest such event in the events stream (what a mailer
-/// would put in the mail), or 404.
+/// ticket of the newest such event in the events stream, `GET /link?…` its
+/// `link` (the portal page a mailer puts in the mail), or 404.
 async fn mailbox(redis: Redis) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -218,24 +218,30 @@ async fn mailbox(redis: Redis) -> SocketAddr {
                 let (path, query) = target.split_once('?').unwrap_or((&target, ""));
                 let kind = query_param(query, "kind").unwrap_or_default();
                 let email = query_param(query, "email").unwrap_or_default();
-                if path != "/ticket" {
-                    respond(&mut stream, "404 Not Found", "text/plain", "no such path").await;
-                    return;
-                }
-                let ticket = tokio::task::spawn_blocking(move || {
+                let field = match path {
+                    "/ticket" => "ticket",
+                    "/link" => "link",
+                    _ => {
+                        respond(&mut stream, "404 Not Found", "text/plain", "no such path").await;
+                        return;
+                    }
+                };
+                let value = tokio::task::spawn_blocking(move || {
                     redis
                         .events_of(&kind)
                         .into_iter()
                         .rev()
                         .find(|e| e.get("email") == Some(&email))
-                        .and_then(|e| e.get("ticket").cloned())
+                        .and_then(|e| e.get(field).cloned())
                 })
                 .await
                 .ok()
                 .flatten();
-                match ticket {
-                    Some(ticket) => respond(&mut stream, "200 OK", "text/plain", &ticket).await,
-                    None => respond(&mut stream, "404 Not Found", "text/plain", "no ticket").await,
+                match value {
+                    Some(value) => respond(&mut stream, "200 OK", "text/plain", &value).await,
+                    None => {
+                        respond(&mut stream, "404 Not Found", "text/plain", "no such event").await
+                    }
                 }
             });
         }
