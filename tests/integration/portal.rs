@@ -691,6 +691,13 @@ async fn mfa_step_with_code_and_recovery_code() {
     assert_eq!(s.redis.events_of("mfa.recovery_code_used").len(), 1);
 }
 
+/// A forged POST: what it is, the CSRF token it sends (if any), extra headers.
+type ForgedPost = (
+    &'static str,
+    Option<String>,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[tokio::test]
 async fn forged_posts_are_refused_and_change_nothing() {
     let s = portal().await;
@@ -701,7 +708,7 @@ async fn forged_posts_are_refused_and_change_nothing() {
     // Another browser's cookie and token.
     let mut other = Browser::new(&s);
     other.get("/auth/ui/register").await;
-    let cases: Vec<(&str, Option<String>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<ForgedPost> = vec![
         ("no token", None, vec![]),
         ("wrong token", Some("AAAA".repeat(11)), vec![]),
         ("empty token", Some(String::new()), vec![]),
