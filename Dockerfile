@@ -35,11 +35,14 @@ RUN awk -F'"' ' \
  && cut -d' ' -f2 stub-targets | xargs rm -f \
  && rm stub-targets
 
-# 2. The crate itself. lua/ is compiled in (include_str!). COPY keeps the
+# 2. The crate itself. lua/, the portal's templates/ (askama) and static/
+#    (its stylesheet) are compiled in. COPY keeps the
 #    files' own mtimes, which can be older than the stub build: touch them
 #    so cargo rebuilds the edgeauth crate instead of keeping the stub.
 COPY src ./src
 COPY lua ./lua
+COPY templates ./templates
+COPY static ./static
 COPY benches ./benches
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin edgeauth \

@@ -603,6 +603,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn portal_routes_are_listed_once_under_their_prefix() {
+        for (i, spec) in PORTAL_ROUTES.iter().enumerate() {
+            assert!(spec.path.starts_with(PORTAL_PREFIX), "{}", spec.path);
+            assert!(
+                PORTAL_ROUTES[i + 1..]
+                    .iter()
+                    .all(|o| o.route != spec.route && o.path != spec.path),
+                "{:?} listed twice",
+                spec.route
+            );
+            let method = method_of(spec.allow);
+            assert_eq!(
+                resolve_portal(Listener::Public, &method, spec.path)
+                    .unwrap()
+                    .unwrap(),
+                spec.route
+            );
+            assert_eq!(spec.route.template(), spec.path);
+            // Not in the other tables: off, the portal's paths are unknown.
+            assert!(matches!(
+                resolve_with(Listener::Public, &method, spec.path, true),
+                Err(Error::NotFound)
+            ));
+            assert!(resolve_portal(Listener::Admin, &method, spec.path).is_none());
+        }
+        assert!(matches!(
+            resolve_portal(Listener::Public, &Method::GET, "/auth/ui/nope"),
+            Some(Err(Error::NotFound))
+        ));
+        assert!(matches!(
+            resolve_portal(Listener::Public, &Method::PUT, "/auth/ui/login"),
+            Some(Err(Error::MethodNotAllowed { allow: "GET, POST" }))
+        ));
+        assert!(resolve_portal(Listener::Public, &Method::GET, "/auth/login").is_none());
+    }
+
     fn method_of(allow: &str) -> Method {
         Method::from_bytes(allow.split(", ").next().unwrap().as_bytes()).unwrap()
     }

@@ -38,7 +38,8 @@ fn sign_in_first(cx: &Cx<'_>) -> Response {
 /// What the account page shows besides the account itself.
 #[derive(Default)]
 struct Extras {
-    status: Option<(StatusCode, Error)>,
+    /// The error whose status (and headers) the page answers with.
+    status: Option<Error>,
     notice: Option<String>,
     sessions_error: Option<String>,
     password_error: Option<String>,
@@ -99,7 +100,7 @@ async fn render(cx: &Cx<'_>, session: &EdgeSession, extras: Extras) -> ApiResult
         recovery_codes: extras.recovery_codes,
     };
     Ok(match extras.status {
-        Some((_, error)) => cx.page_with_error(&error, &view),
+        Some(error) => cx.page_with_error(&error, &view),
         None => cx.page(StatusCode::OK, &view),
     })
 }
@@ -123,7 +124,7 @@ async fn with_error(
     let error = inline(error)?;
     let mut extras = Extras::default();
     place(&mut extras, cx.error_text(&error));
-    extras.status = Some((StatusCode::OK, error));
+    extras.status = Some(error);
     render(cx, session, extras).await
 }
 
@@ -195,7 +196,7 @@ pub async fn revoke_session(app: &App, req: &Request) -> ApiResult<Response> {
                 sessions_error: Some(cx.t().get("error.session_gone").to_owned()),
                 ..Extras::default()
             };
-            extras.status = Some((StatusCode::NOT_FOUND, Error::NotFound));
+            extras.status = Some(Error::NotFound);
             render(&cx, &session, extras).await
         }
         Err(e) => with_error(&cx, &session, e, in_sessions).await,
@@ -302,7 +303,7 @@ pub async fn mfa_enable(app: &App, req: &Request) -> ApiResult<Response> {
                 mfa_setup: keep
                     .then(|| setup_again(app, &session, form.text("secret")))
                     .flatten(),
-                status: Some((StatusCode::OK, e)),
+                status: Some(e),
                 ..Extras::default()
             };
             render(&cx, &session, extras).await

@@ -83,9 +83,7 @@ impl Portal {
         };
         let allow_http = !config.cookie.secure;
         // A sign-in form's answer may redirect to a return URL: the form's
-        // `form-action` must allow those hosts too (browsers check redirects),
-        // on any port, as the return URL check does (a source without a port
-        // matches only the scheme's default port).
+        // `form-action` must allow those hosts too (browsers check redirects).
         let mut form_action = String::from("'self'");
         if let Some(origin) = &config.portal_url {
             form_action.push(' ');
@@ -101,8 +99,15 @@ impl Portal {
             if domain.is_empty() {
                 continue;
             }
+            // Any port (a return URL may name one); subdomains of names only.
+            let is_ip = domain.parse::<std::net::IpAddr>().is_ok();
             for scheme in schemes {
-                form_action.push_str(&format!(" {scheme}://{domain}:* {scheme}://*.{domain}:*"));
+                if is_ip {
+                    form_action.push_str(&format!(" {scheme}://{domain}:*"));
+                } else {
+                    form_action
+                        .push_str(&format!(" {scheme}://{domain}:* {scheme}://*.{domain}:*"));
+                }
             }
         }
         let csp = format!(

@@ -498,6 +498,7 @@ fn layering() {
             forbidden: vec![
                 "crate::ops",
                 "crate::api",
+                "crate::portal",
                 "crate::router",
                 "crate::server",
                 "hyper",
@@ -516,8 +517,23 @@ fn layering() {
                 "hyper",
                 "crate::http",
                 "crate::api",
+                "crate::portal",
                 "crate::router",
                 "crate::server",
+            ],
+        },
+        Rule {
+            files: files_under(&files, "src/portal/"),
+            says: "the portal calls the operations and shares only `api::wire` with the JSON \
+                   adapter; it never names the router",
+            forbidden: vec![
+                "crate::router",
+                "crate::api::account",
+                "crate::api::session",
+                "crate::api::mfa",
+                "crate::api::email",
+                "crate::api::compat",
+                "crate::api::verify",
             ],
         },
         Rule {

@@ -15,17 +15,17 @@ use crate::support::{PASSWORD, Reply, TestServer};
 
 /// A browser without JavaScript: keeps cookies, reads the CSRF token of the
 /// last page, never follows redirects.
-struct Browser<'s> {
-    s: &'s TestServer,
+struct Browser {
+    base: String,
     http: reqwest::Client,
     cookies: BTreeMap<String, String>,
     csrf: String,
 }
 
-impl<'s> Browser<'s> {
-    fn new(s: &'s TestServer) -> Browser<'s> {
+impl Browser {
+    fn new(s: &TestServer) -> Browser {
         Browser {
-            s,
+            base: s.url(""),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(20))
@@ -72,7 +72,7 @@ impl<'s> Browser<'s> {
     }
 
     async fn get(&mut self, path: &str) -> Reply {
-        let request = self.http.get(self.s.url(path));
+        let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
@@ -102,7 +102,7 @@ impl<'s> Browser<'s> {
         }
         let mut request = self
             .http
-            .post(self.s.url(path))
+            .post(format!("{}{path}", self.base))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(serde_urlencoded::to_string(&all).unwrap());
         for (k, v) in headers {
@@ -691,13 +691,6 @@ async fn mfa_step_with_code_and_recovery_code() {
     assert_eq!(s.redis.events_of("mfa.recovery_code_used").len(), 1);
 }
 
-/// A forged POST: what it is, the CSRF token it sends (if any), extra headers.
-type ForgedPost = (
-    &'static str,
-    Option<String>,
-    Vec<(&'static str, &'static str)>,
-);
-
 #[tokio::test]
 async fn forged_posts_are_refused_and_change_nothing() {
     let s = portal().await;
@@ -708,7 +701,8 @@ async fn forged_posts_are_refused_and_change_nothing() {
     // Another browser's cookie and token.
     let mut other = Browser::new(&s);
     other.get("/auth/ui/register").await;
-    let cases: Vec<ForgedPost> = vec![
+    type Case<'a> = (&'a str, Option<String>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("no token", None, vec![]),
         ("wrong token", Some("AAAA".repeat(11)), vec![]),
         ("empty token", Some(String::new()), vec![]),
@@ -783,7 +777,7 @@ fn set_cookie_of(r: &Reply, name: &str) -> Option<String> {
 
 /// Signs `email` in through the portal's form: the browser, holding the
 /// edge session cookie.
-async fn portal_sign_in<'s>(s: &'s TestServer, email: &str) -> Browser<'s> {
+async fn portal_sign_in(s: &TestServer, email: &str) -> Browser {
     let mut b = Browser::new(s);
     b.get("/auth/ui/login").await;
     let r = b
@@ -1274,4 +1268,49 @@ async fn strings_file_overrides_texts_and_refuses_unknown_keys() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("EDGEAUTH_PORTAL_STRINGS_FILE"), "{text}");
     assert!(text.contains("login.haeding"), "{text}");
+}
+
+#[tokio::test]
+async fn rate_limits_and_an_unavailable_redis_are_pages_too() {
+    let mut s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_RATE_LOGIN_PER_IP", "2/1h"),
+    ])
+    .await;
+    let mut b = Browser::new(&s);
+    b.get("/auth/ui/login").await;
+    for _ in 0..2 {
+        let r = b
+            .post(
+                "/auth/ui/login",
+                &[("email", EMAIL), ("password", "wrong password")],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = b
+        .post(
+            "/auth/ui/login",
+            &[("email", EMAIL), ("password", "wrong password")],
+        )
+        .await;
+    assert_page(&r, 429, "Sign in");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 3600);
+    let text = error_text(&r.text).unwrap();
+    assert!(
+        text.starts_with("Too many attempts. Try again in "),
+        "{text}"
+    );
+    assert_eq!(field_value(&r.text, "email").as_deref(), Some(EMAIL));
+
+    s.redis.stop();
+    let r = b.post("/auth/ui/forgot", &[("email", EMAIL)]).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_portal_headers(&r);
+    assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(
+        error_text(&r.text).as_deref(),
+        Some("The service is busy. Try again shortly.")
+    );
 }
