@@ -20,6 +20,8 @@
 //! - `openapi`     — openapi.yaml matches the router and live answers
 //! - `reauth_body` — a re-authentication body is checked also when the sign-in is fresh
 //! - `gateway`     — real nginx `auth_request` in front of /auth/verify
+//! - `browser`     — Chromium through the portal behind nginx, and Caddy `forward_auth`
+//!   (the README's web-app recipes, read from README.md)
 //! - `hbp`         — Hasura claims, HBP compat routes, the real nhost-js-sdk 2.3.4 (Node)
 //! - `verify_cache` — revocation seen at once locally, within 1 s elsewhere
 //! - `resilience`  — Redis down, hung, slow, killed and back; dev mode
@@ -54,6 +56,8 @@ mod support;
 mod abuse;
 #[path = "integration/account.rs"]
 mod account;
+#[path = "integration/browser.rs"]
+mod browser;
 #[path = "integration/cluster.rs"]
 mod cluster;
 #[path = "integration/conventions.rs"]

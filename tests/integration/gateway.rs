@@ -1,63 +1,25 @@
 //! A real gateway in front of `/auth/verify`: Debian's `nginx` with
-//! `auth_request`, its own generated config in a temp dir (free loopback
-//! ports; pid, logs and temp paths inside the dir, so it needs no root),
-//! run in the foreground as a child and killed by PID on drop.
+//! `auth_request` (`support/nginx.rs`: its own config in a temp dir, free
+//! loopback ports, no root), run in the foreground and killed on drop.
 //!
 //! The protected location asks edgeauth, takes `X-Auth-User-Id` from its
 //! answer and passes it to a tiny upstream (a second server block that
 //! echoes the header), the way the README's nginx config does.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use serde_json::json;
 
 use crate::support::jwt::sub as subject;
-use crate::support::{Reply, TempDir, TestServer};
+use crate::support::nginx::Nginx;
+use crate::support::{Reply, TestServer};
 
-/// An `nginx` child with its own prefix directory.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-/// `nginx` on PATH, else where Debian puts it (`/usr/sbin` is not on a
-/// normal user's PATH).
-fn nginx_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nginx"))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"))
-}
-
-/// The gateway config: port `port` protects `/app/` with `auth_request`
-/// against edgeauth at `auth`; port `upstream` is the protected app, which
-/// echoes the identity headers it was given.
-fn config(dir: &Path, port: u16, upstream: u16, auth: SocketAddr) -> String {
-    let d = dir.display();
+/// The gateway's server blocks: port `port` protects `/app/` with
+/// `auth_request` against edgeauth at `auth`; port `upstream` is the
+/// protected app, which echoes the identity headers it was given.
+fn servers(port: u16, upstream: u16, auth: SocketAddr) -> String {
     format!(
-        r#"daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{
-    worker_connections 64;
-}}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-
-    server {{
+        r#"    server {{
         listen 127.0.0.1:{port};
 
         location = /_verify {{
@@ -85,74 +47,30 @@ http {{
         location / {{
             return 200 "user=$http_x_auth_user_id session=$http_x_auth_session_id";
         }}
-    }}
-}}
-"#
+    }}"#
     )
 }
 
-impl Nginx {
-    fn start(auth: SocketAddr) -> Nginx {
-        let dir = TempDir::new();
+/// nginx guarding `/app/` on its own port.
+struct Gateway {
+    nginx: Nginx,
+    port: u16,
+}
+
+impl Gateway {
+    fn start(auth: SocketAddr) -> Gateway {
         let port = edgeauth::dev::free_port().expect("free port");
         let upstream = edgeauth::dev::free_port().expect("free port");
-        let conf = dir.write("nginx.conf", &config(&dir.0, port, upstream, auth));
-        let binary = nginx_binary();
-        let child = Command::new(&binary)
-            .arg("-p")
-            .arg(&dir.0)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.0.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start nginx ({}: {e}); the gateway test needs it: \
-                     sudo apt-get install -y nginx (or scripts/ensure-deps --test, \
-                     which .ci/run runs)",
-                    binary.display()
-                )
-            });
-        let mut nginx = Nginx { child, port, dir };
-        nginx.wait_until_listening(&[port, upstream]);
-        nginx
-    }
-
-    fn wait_until_listening(&mut self, ports: &[u16]) {
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("nginx exited ({status}):\n{}", self.error_log());
-            }
-            let up = ports
-                .iter()
-                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok());
-            if up {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("nginx did not listen within 5 s:\n{}", self.error_log());
+        let nginx = Nginx::start(&servers(port, upstream, auth), &[port, upstream]);
+        Gateway { nginx, port }
     }
 
     fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("error.log")).unwrap_or_default()
+        self.nginx.error_log()
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // `Child::kill` signals this PID only; with `master_process off`
-        // there are no worker processes to leave behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -168,7 +86,7 @@ async fn get(server: &TestServer, url: &str, token: Option<&str>) -> Reply {
 #[tokio::test]
 async fn nginx_auth_request_guards_a_location_until_revoke() {
     let server = TestServer::start().await;
-    let nginx = Nginx::start(server.addr);
+    let nginx = Gateway::start(server.addr);
     let page = nginx.url("/app/page");
 
     let r = get(&server, &page, None).await;

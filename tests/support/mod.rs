@@ -14,7 +14,8 @@
 //! authenticator), `mfa` (enable, login ticket, second step, recovery),
 //! `flows` (reset request and reset), `edge` (browser sign-ins and the edge
 //! session cookie), `jwt` (claims of an issued token), `keys` (key names, account fields,
-//! command statistics), `metrics` (`/metrics` samples), `return_urls` (the hostile and accepted
+//! command statistics), `metrics` (`/metrics` samples), `nginx` (a real nginx
+//! with a config of the test's own), `return_urls` (the hostile and accepted
 //! return-URL tables), and `cluster`.
 
 #![allow(dead_code)]
@@ -26,6 +27,7 @@ pub mod jwt;
 pub mod keys;
 pub mod metrics;
 pub mod mfa;
+pub mod nginx;
 pub mod return_urls;
 pub mod totp;
 
