@@ -21,6 +21,7 @@ use crate::http::{Request, Response};
 use crate::ops::credentials::{check_new_password, checked_code, require_recent_auth};
 use crate::ops::edge::EdgeSession;
 use crate::ops::{account, mfa, sessions};
+use crate::portal::device_name::device_name;
 use crate::portal::pages::ACCOUNT_PAGE;
 use crate::portal::views::{self, MfaSetup, SessionRow};
 use crate::portal::{Cx, Form, current_session, errors, session_cookie};
@@ -75,11 +76,9 @@ async fn render(cx: &Cx<'_>, session: &EdgeSession, extras: Extras) -> ApiResult
         .into_iter()
         .map(|s| SessionRow {
             id: s.id.to_string(),
-            device: if s.user_agent.is_empty() {
-                t.get("sessions.unknown_device").to_owned()
-            } else {
-                s.user_agent.chars().take(120).collect()
-            },
+            device: device_name(&s.user_agent)
+                .unwrap_or_else(|| t.get("sessions.unknown_device").to_owned()),
+            user_agent: s.user_agent,
             ip: s.ip,
             last_used: utc(s.last_used_at),
             current: s.current,

@@ -8,7 +8,8 @@
 //!   (sessions, password, MFA) and sign-out.
 //! - `views`: the askama templates (`templates/portal/`); `strings`: every
 //!   text, overridable by the operator; `errors`: the one mapping of errors
-//!   to pages; `csrf`: the form tokens and the same-site rule.
+//!   to pages; `csrf`: the form tokens and the same-site rule;
+//!   `device_name`: readable names for the session list.
 //!
 //! Every answer is `text/html; charset=utf-8` with a strict
 //! `Content-Security-Policy` (no inline script or style), `Cache-Control:
@@ -21,6 +22,7 @@
 
 pub mod account;
 pub mod csrf;
+pub mod device_name;
 pub mod errors;
 pub mod pages;
 pub mod strings;

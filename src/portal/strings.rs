@@ -75,7 +75,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("mfa_setup.new_codes_text", "Enter a code from your authenticator app to replace your recovery codes."),
     ("mfa_setup.disable", "Turn off"),
     ("mfa_setup.disable_text", "Enter a code from your authenticator app to turn two-factor authentication off."),
-    ("mfa_setup.enabled", "Two-factor authentication is on."),
+    ("mfa_setup.enabled", "Two-factor authentication is on. Keep the recovery codes below: they are shown only this once."),
     ("mfa_setup.disabled", "Two-factor authentication is off."),
     ("logout.submit", "Sign out"),
     ("logout.done", "You are signed out."),

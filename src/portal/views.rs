@@ -102,10 +102,13 @@ pub struct Message<'a> {
     pub link: Option<(&'a str, &'a str)>,
 }
 
-/// One row of the account page's session table.
+/// One entry of the account page's session list.
 pub struct SessionRow {
     pub id: String,
+    /// A short name ("Chrome on Linux").
     pub device: String,
+    /// The full user agent (the name's tooltip).
+    pub user_agent: String,
     pub ip: String,
     /// ISO 8601, UTC.
     pub last_used: String,
