@@ -43,12 +43,13 @@ pub async fn forward_auth(app: &App, req: &Request) -> ApiResult<Response> {
 }
 
 async fn check(app: &App, req: &Request, answer: Answer) -> ApiResult<Response> {
+    let mfa = requires_mfa(req)?;
     let identity = match identify(app, req).await {
         Ok(identity) => identity,
         Err(Error::InvalidToken) => return Ok(unauthenticated(app, req, answer)),
         Err(other) => return Err(other),
     };
-    if requires_mfa(req) && !identity.amr.has_mfa() {
+    if mfa && !identity.amr.has_mfa() {
         return Err(Error::MfaRequired);
     }
     let mut response = no_content();
@@ -81,16 +82,30 @@ async fn identify(app: &App, req: &Request) -> ApiResult<Identity> {
     edge::first_live_session(app, &cookies, now_ms).await
 }
 
-/// `?mfa=1` in the query, or `X-Auth-Require: mfa`.
-fn requires_mfa(req: &Request) -> bool {
-    let by_query = req.query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair == "mfa=1" || pair == "mfa=true")
-    });
+/// `?mfa=1` (or `true`) in the query, or `X-Auth-Require: mfa`. Another
+/// value of `mfa` is `400`: a gateway's config that would silently protect
+/// less than it says. The query counts only on `/auth/verify` and
+/// `/auth/forward-auth` themselves: on `/auth/verify/<path>` (Envoy's
+/// shape) it is the original request's query, none of ours, and the header
+/// is the way to ask.
+fn requires_mfa(req: &Request) -> ApiResult<bool> {
     let by_header = req
         .header_str("x-auth-require")
         .is_some_and(|v| v.split(',').any(|w| w.trim().eq_ignore_ascii_case("mfa")));
-    by_query || by_header
+    let ours = req.path == "/auth/verify" || req.path == "/auth/forward-auth";
+    let query = req.query.as_deref().filter(|_| ours).unwrap_or("");
+    let mut by_query = false;
+    for value in url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "mfa")
+        .map(|(_, value)| value)
+    {
+        by_query |= match value.as_ref() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return Err(Error::invalid_request("mfa must be 1, true, 0 or false.")),
+        };
+    }
+    Ok(by_query || by_header)
 }
 
 /// `401 invalid_token`, with the sign-in URL when the portal has a public

@@ -1105,3 +1105,39 @@ async fn a_stale_cookie_of_the_same_name_does_not_hide_the_live_one() {
         .await;
     assert_error(&r, 401, "invalid_token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_mfa_value_is_400_and_the_original_query_is_not_ours() {
+    let s = TestServer::start().await;
+    let email = "edge-mfa-query@example.com";
+    s.create_account(email).await;
+    let edge = browser_sign_in(&s, email).await;
+    for path in ["/auth/verify?mfa=yes", "/auth/forward-auth?mfa=2"] {
+        let r = s.get_with_cookie(path, &edge.cookie, &[]).await;
+        assert_error(&r, 400, "invalid_request");
+    }
+    for path in ["/auth/verify?mfa=0", "/auth/forward-auth?mfa=false"] {
+        assert_eq!(s.get_with_cookie(path, &edge.cookie, &[]).await.status, 200);
+    }
+    // Envoy's shape carries the original request's path and query: an app's
+    // own `mfa` parameter neither fails nor tightens the check.
+    for path in [
+        "/auth/verify/app/page?mfa=yes",
+        "/auth/verify/app/page?mfa=1",
+        "/auth/forward-auth/app?mfa=1",
+    ] {
+        assert_eq!(
+            s.get_with_cookie(path, &edge.cookie, &[]).await.status,
+            200,
+            "{path}"
+        );
+    }
+    let r = s
+        .get_with_cookie(
+            "/auth/verify/app/page",
+            &edge.cookie,
+            &[("x-auth-require", "mfa")],
+        )
+        .await;
+    assert_error(&r, 403, "mfa_required");
+}
