@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use serde_json::json;
 
 use crate::support::totp::Authenticator;
-use crate::support::{PASSWORD, Reply, TestServer};
+use crate::support::{PASSWORD, Redis, Reply, TestServer};
 
 /// A browser without JavaScript: keeps cookies, reads the CSRF token of the
 /// last page, never follows redirects.
@@ -1272,10 +1272,14 @@ async fn strings_file_overrides_texts_and_refuses_unknown_keys() {
 
 #[tokio::test]
 async fn rate_limits_and_an_unavailable_redis_are_pages_too() {
-    let mut s = TestServer::with(&[
-        ("EDGEAUTH_PORTAL", "true"),
-        ("EDGEAUTH_RATE_LOGIN_PER_IP", "2/1h"),
-    ])
+    // A Redis of its own, also in cluster mode: the test stops it.
+    let mut s = TestServer::with_redis(
+        Redis::start(),
+        &[
+            ("EDGEAUTH_PORTAL", "true"),
+            ("EDGEAUTH_RATE_LOGIN_PER_IP", "2/1h"),
+        ],
+    )
     .await;
     let mut b = Browser::new(&s);
     b.get("/auth/ui/login").await;
