@@ -598,7 +598,9 @@ fn webauthn_party(
     let explicit_id = r.parse(RP_ID, |v| {
         let id = v.trim().trim_end_matches('.').to_ascii_lowercase();
         if is_ip(&id) {
-            return Err(format!("{v:?} is an IP address; the RP id must be a domain"));
+            return Err(format!(
+                "{v:?} is an IP address; the RP id must be a domain"
+            ));
         }
         let ok = !id.is_empty()
             && id
@@ -621,7 +623,11 @@ fn webauthn_party(
         None if dev => Some("localhost".to_owned()),
         None => session_cookie_domain
             .map(str::to_owned)
-            .or_else(|| portal_url.and_then(origin_host).map(str::to_ascii_lowercase))
+            .or_else(|| {
+                portal_url
+                    .and_then(origin_host)
+                    .map(str::to_ascii_lowercase)
+            })
             .filter(|host| !is_ip(host)),
     };
     let Some(rp_id) = rp_id else {
@@ -1238,7 +1244,10 @@ mod tests {
                 vec![("EDGEAUTH_WEBAUTHN_RP_ID", "192.168.1.1")],
                 "EDGEAUTH_WEBAUTHN_RP_ID",
             ),
-            (vec![("EDGEAUTH_WEBAUTHN_RP_ID", "[::1]")], "EDGEAUTH_WEBAUTHN_RP_ID"),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_RP_ID", "[::1]")],
+                "EDGEAUTH_WEBAUTHN_RP_ID",
+            ),
             (
                 vec![("EDGEAUTH_WEBAUTHN_RP_ID", "exa mple.com")],
                 "EDGEAUTH_WEBAUTHN_RP_ID",

@@ -133,10 +133,15 @@ pub async fn register_begin(
     }
     let exclude = existing
         .iter()
-        .filter_map(|(id, _)| URL_SAFE_NO_PAD.decode(id).ok().map(Into::into))
+        .filter_map(|(id, _)| URL_SAFE_NO_PAD.decode(id).ok())
         .collect();
     let (options, state) = webauthn
-        .start_passkey_registration(caller.account, &account.email, &account.email, Some(exclude))
+        .start_passkey_registration(
+            caller.account,
+            &account.email,
+            &account.email,
+            Some(exclude),
+        )
         .map_err(|e| internal("passkey registration options", e))?;
     let options = require_resident_key(options)?;
     let state = serde_json::to_string(&state).map_err(|e| internal("registration state", e))?;
@@ -156,7 +161,9 @@ pub async fn register_begin(
 
 /// Asks for a discoverable credential (a passkey the authenticator keeps, so a sign-in needs no
 /// email): `webauthn-rs` leaves the resident key to the authenticator for passkeys.
-fn require_resident_key(options: CreationChallengeResponse) -> ApiResult<CreationChallengeResponse> {
+fn require_resident_key(
+    options: CreationChallengeResponse,
+) -> ApiResult<CreationChallengeResponse> {
     let mut json = serde_json::to_value(&options).map_err(|e| internal("creation options", e))?;
     let selection = json
         .pointer_mut("/publicKey/authenticatorSelection")
@@ -312,7 +319,16 @@ pub async fn login_finish(
     now_ms: u64,
 ) -> ApiResult<Tokens> {
     let webauthn = relying_party(app)?;
-    let outcome = verify_and_start(app, webauthn, challenge_id, credential, client, kind, now_ms).await;
+    let outcome = verify_and_start(
+        app,
+        webauthn,
+        challenge_id,
+        credential,
+        client,
+        kind,
+        now_ms,
+    )
+    .await;
     app.metrics.outcome(match &outcome {
         Ok(_) => Outcome::LoginSuccess,
         Err(Error::PasskeyRefused) => Outcome::LoginFailure,
@@ -369,7 +385,13 @@ async fn verify_and_start(
     }
     match app
         .store
-        .use_passkey(account, &id, result.counter(), now_ms, result.backup_state())
+        .use_passkey(
+            account,
+            &id,
+            result.counter(),
+            now_ms,
+            result.backup_state(),
+        )
         .await?
     {
         PasskeyUse::Recorded => {}
@@ -440,7 +462,10 @@ mod tests {
         assert_eq!(checked_name("  Laptop  ").unwrap(), "Laptop");
         assert_eq!(checked_name(&"é".repeat(64)).unwrap().chars().count(), 64);
         for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
-            assert!(matches!(checked_name(bad), Err(Error::InvalidRequest(_))), "{bad:?}");
+            assert!(
+                matches!(checked_name(bad), Err(Error::InvalidRequest(_))),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -59,7 +59,9 @@ impl EventKind {
         match self {
             // Sign-ins with a passkey are as frequent as sign-ins: the audit stream, never a
             // mailer's.
-            EventKind::LoginFailed | EventKind::MfaFailed | EventKind::PasskeyLogin => Stream::Audit,
+            EventKind::LoginFailed | EventKind::MfaFailed | EventKind::PasskeyLogin => {
+                Stream::Audit
+            }
             EventKind::AccountRegistered
             | EventKind::AccountExists
             | EventKind::AccountActivationRequested
@@ -225,6 +227,10 @@ mod tests {
             RefreshTokenReused,
             LoginFailed,
             TokensRevoked,
+            PasskeyAdded,
+            PasskeyRemoved,
+            PasskeyLogin,
+            PasskeyCloned,
         ];
         for kind in &all {
             match kind {
@@ -243,7 +249,11 @@ mod tests {
                 | EmailChanged
                 | RefreshTokenReused
                 | LoginFailed
-                | TokensRevoked => {}
+                | TokensRevoked
+                | PasskeyAdded
+                | PasskeyRemoved
+                | PasskeyLogin
+                | PasskeyCloned => {}
             }
         }
         all

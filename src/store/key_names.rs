@@ -261,7 +261,10 @@ mod tests {
         );
         let login = k.passkey_login(f);
         assert!(login.starts_with("edgeauth:passkey_login:{"), "{login}");
-        assert!(login.ends_with('}') && !login.contains(&f.to_string()), "{login}");
+        assert!(
+            login.ends_with('}') && !login.contains(&f.to_string()),
+            "{login}"
+        );
         assert_eq!(login.len(), "edgeauth:passkey_login:{}".len() + 32);
         assert_eq!(k.ticket_pointer(f), format!("edgeauth:ticket:{mac7}"));
         assert_eq!(
