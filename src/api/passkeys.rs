@@ -25,7 +25,7 @@ use crate::ops::passkeys::{self, PasskeyInfo};
 struct RegisterFinishBody {
     challenge_id: String,
     name: String,
-    credential: RegisterPublicKeyCredential,
+    credential: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -36,7 +36,7 @@ struct RemoveBody {
 #[derive(Deserialize)]
 struct LoginFinishBody {
     challenge_id: String,
-    credential: PublicKeyCredential,
+    credential: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +68,18 @@ impl<'a> From<&'a PasskeyInfo> for PasskeyView<'a> {
     }
 }
 
+/// The `credential` of a finish as the WebAuthn library reads it. Any JSON object is a
+/// well-formed request; one that is no WebAuthn credential is simply not accepted (`401
+/// invalid_credentials`), as one that does not verify.
+fn credential<T: serde::de::DeserializeOwned>(
+    raw: serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::Object(raw)).map_err(|e| {
+        tracing::debug!(error = %e, "not a WebAuthn credential");
+        Error::PasskeyRefused
+    })
+}
+
 fn challenge_id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw.trim())
         .map_err(|_| Error::invalid_request("The challenge_id is not a UUID."))
@@ -93,12 +105,13 @@ pub async fn register_finish(app: &App, req: &Request) -> ApiResult<Response> {
     let caller = wire::authenticate(app, req).await?;
     let body: RegisterFinishBody = req.json()?;
     let challenge = challenge_id(&body.challenge_id)?;
+    let credential: RegisterPublicKeyCredential = credential(body.credential)?;
     let added = passkeys::register_finish(
         app,
         &caller,
         challenge,
         &body.name,
-        &body.credential,
+        &credential,
         clock::now_ms(),
     )
     .await?;
@@ -150,11 +163,12 @@ pub async fn login_begin(app: &App, req: &Request) -> ApiResult<Response> {
 pub async fn login_finish(app: &App, req: &Request) -> ApiResult<Response> {
     let body: LoginFinishBody = req.json()?;
     let challenge = challenge_id(&body.challenge_id)?;
+    let credential: PublicKeyCredential = credential(body.credential)?;
     let client = RequestClient::of(app, req);
     let tokens = passkeys::login_finish(
         app,
         challenge,
-        &body.credential,
+        &credential,
         &client.get(),
         SessionKind::Api,
         clock::now_ms(),

@@ -94,16 +94,21 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("{what}: {e}"))
 }
 
-/// A passkey's name: trimmed, 1 to 64 characters, no control characters; else `400`.
-pub fn checked_name(raw: &str) -> ApiResult<String> {
-    let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > NAME_MAX_CHARS || name.chars().any(char::is_control) {
-        return Err(Error::invalid_request(
-            "The passkey name must be 1 to 64 characters.",
-        ));
+/// A passkey's name as given, made presentable: control characters become spaces, the ends are
+/// trimmed, at most 64 characters are kept, and an empty name becomes "Passkey". Never refused:
+/// the name is only a label for the account's owner.
+pub fn tidy_name(raw: &str) -> String {
+    let spaced: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let name: String = spaced.trim().chars().take(NAME_MAX_CHARS).collect();
+    let name = name.trim_end();
+    if name.is_empty() {
+        "Passkey".to_owned()
+    } else {
+        name.to_owned()
     }
-    Ok(name.to_owned())
 }
 
 /// Begins registering a passkey to the caller's account: the creation options (resident key
@@ -175,7 +180,9 @@ fn require_resident_key(
 }
 
 /// Finishes a registration the caller began: verifies the new credential against the spent
-/// challenge and stores it under `name`. Emits `passkey.added`.
+/// challenge and stores it under `name` ([`tidy_name`]). An unknown, expired or spent challenge
+/// (of this account) or a credential that does not verify (wrong origin, RP id, no user
+/// verification, ...) is `401 invalid_credentials`. Emits `passkey.added`.
 pub async fn register_finish(
     app: &App,
     caller: &Caller,
@@ -185,21 +192,23 @@ pub async fn register_finish(
     now_ms: u64,
 ) -> ApiResult<PasskeyInfo> {
     let webauthn = relying_party(app)?;
-    let name = checked_name(name)?;
+    let name = tidy_name(name);
+    let refused = |why: &str| {
+        tracing::debug!(why, "passkey registration refused");
+        Error::PasskeyRefused
+    };
     let state = app
         .store
         .take_passkey_registration(caller.account, challenge_id)
         .await?
-        .ok_or_else(|| {
-            Error::invalid_request("The passkey challenge is unknown, expired or already used.")
-        })?;
+        .ok_or_else(|| refused("unknown, expired or spent challenge"))?;
     let state: PasskeyRegistration =
         serde_json::from_str(&state).map_err(|e| internal("registration state", e))?;
     let passkey = webauthn
         .finish_passkey_registration(credential, &state)
         .map_err(|e| {
-            tracing::debug!(error = %e, "passkey registration refused");
-            Error::invalid_request("The passkey could not be verified.")
+            tracing::debug!(error = %e, "passkey registration not verified");
+            refused("credential not verified")
         })?;
     let id = credential_name(passkey.cred_id().as_ref());
     let serialized = serde_json::to_value(&passkey).map_err(|e| internal("passkey", e))?;
@@ -459,13 +468,11 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(checked_name("  Laptop  ").unwrap(), "Laptop");
-        assert_eq!(checked_name(&"é".repeat(64)).unwrap().chars().count(), 64);
-        for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
-            assert!(
-                matches!(checked_name(bad), Err(Error::InvalidRequest(_))),
-                "{bad:?}"
-            );
-        }
+        assert_eq!(tidy_name("  Laptop  "), "Laptop");
+        assert_eq!(tidy_name("a\nb\u{7f}c"), "a b c");
+        assert_eq!(tidy_name(&"é".repeat(70)).chars().count(), 64);
+        assert_eq!(tidy_name(&format!("{} x", "y".repeat(63))), "y".repeat(63));
+        assert_eq!(tidy_name(""), "Passkey");
+        assert_eq!(tidy_name(" \t\n "), "Passkey");
     }
 }

@@ -207,13 +207,26 @@ async fn a_wrong_origin_or_rp_id_is_refused() {
     assert_error(&sign_in(&s, &mut passkey).await, 401, "invalid_credentials");
     passkey.user_verified = true;
 
-    // A registration from a wrong origin is refused too (and spends its challenge).
-    let mut other = authenticator();
-    other.origin = "http://evil.localhost:8080".into();
-    let (challenge_id, options) = register_begin(&s, &jwt).await;
-    let credential = other.register(&options);
+    // A registration from a wrong origin or for another RP id is refused too.
+    for (origin, rp_id) in [("http://evil.localhost:8080", RP_ID), (ORIGIN, "example.com")] {
+        let mut other = SoftPasskey::new(rp_id, origin, false);
+        let (challenge_id, options) = register_begin(&s, &jwt).await;
+        let credential = other.register(&options);
+        assert_error(
+            &register_finish(&s, &jwt, &challenge_id, "Evil", credential).await,
+            401,
+            "invalid_credentials",
+        );
+    }
+    // Not a credential at all: refused the same way; not an object: 400.
+    let (challenge_id, _) = register_begin(&s, &jwt).await;
     assert_error(
-        &register_finish(&s, &jwt, &challenge_id, "Evil", credential.clone()).await,
+        &register_finish(&s, &jwt, &challenge_id, "Junk", json!({"id": 1})).await,
+        401,
+        "invalid_credentials",
+    );
+    assert_error(
+        &register_finish(&s, &jwt, &challenge_id, "Junk", json!("nope")).await,
         400,
         "invalid_request",
     );
@@ -269,8 +282,24 @@ async fn a_replayed_challenge_is_refused() {
     );
     assert_error(
         &register_finish(&s, &jwt, &reg_id, "Two again", credential).await,
-        400,
-        "invalid_request",
+        401,
+        "invalid_credentials",
+    );
+    // Another account's registration challenge is unknown to this one.
+    let (other_jwt, _) = s.signed_in("pk-replay-other@example.com").await;
+    let (foreign_id, foreign_options) = register_begin(&s, &other_jwt).await;
+    let foreign = authenticator().register(&foreign_options);
+    assert_error(
+        &register_finish(&s, &jwt, &foreign_id, "Foreign", foreign.clone()).await,
+        401,
+        "invalid_credentials",
+    );
+    // ... and it was not spent by that attempt: its owner still finishes it.
+    assert_eq!(
+        register_finish(&s, &other_jwt, &foreign_id, "Mine", foreign)
+            .await
+            .status,
+        201
     );
 }
 
