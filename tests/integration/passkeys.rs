@@ -208,7 +208,10 @@ async fn a_wrong_origin_or_rp_id_is_refused() {
     passkey.user_verified = true;
 
     // A registration from a wrong origin or for another RP id is refused too.
-    for (origin, rp_id) in [("http://evil.localhost:8080", RP_ID), (ORIGIN, "example.com")] {
+    for (origin, rp_id) in [
+        ("http://evil.localhost:8080", RP_ID),
+        (ORIGIN, "example.com"),
+    ] {
         let mut other = SoftPasskey::new(rp_id, origin, false);
         let (challenge_id, options) = register_begin(&s, &jwt).await;
         let credential = other.register(&options);
