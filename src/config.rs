@@ -587,8 +587,6 @@ fn within_domain(host: &str, domain: &str) -> bool {
 /// passkeys off instead of refusing to start.
 fn webauthn_party(
     r: &Reader<'_>,
-    dev: bool,
-    port: u16,
     session_cookie_domain: Option<&str>,
     portal_url: Option<&str>,
 ) -> Result<(Option<String>, Vec<String>), ConfigError> {
@@ -618,27 +616,33 @@ fn webauthn_party(
             var: ORIGINS,
             message,
         })?;
-    let rp_id = match explicit_id.clone() {
-        Some(id) => Some(id),
-        None if dev => Some("localhost".to_owned()),
-        None => session_cookie_domain
+    // In --dev the portal URL is http://localhost:<listen port> unless told otherwise, so these
+    // defaults give the RP id `localhost` and that origin.
+    let rp_id = explicit_id.clone().or_else(|| {
+        session_cookie_domain
             .map(str::to_owned)
             .or_else(|| {
                 portal_url
                     .and_then(origin_host)
                     .map(str::to_ascii_lowercase)
             })
-            .filter(|host| !is_ip(host)),
-    };
+            .filter(|host| !is_ip(host))
+    });
     let Some(rp_id) = rp_id else {
-        return Ok((None, Vec::new()));
+        if explicit_origins.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        return Err(ConfigError {
+            var: RP_ID,
+            message: format!(
+                "is needed with {ORIGINS} (no session cookie domain or portal host to default to)"
+            ),
+        });
     };
-    let origins = if !explicit_origins.is_empty() {
-        explicit_origins.clone()
-    } else if dev && portal_url.is_none_or(|url| url.starts_with("http://localhost:")) {
-        vec![format!("http://localhost:{port}")]
-    } else {
+    let origins = if explicit_origins.is_empty() {
         portal_url.map(str::to_owned).into_iter().collect()
+    } else {
+        explicit_origins.clone()
     };
     let fits = |origin: &String| {
         origin_host(origin).is_some_and(|host| within_domain(&host.to_ascii_lowercase(), &rp_id))
@@ -810,13 +814,8 @@ impl Config {
                     .map(str::to_ascii_lowercase)
             }));
         }
-        let (webauthn_rp_id, webauthn_origins) = webauthn_party(
-            &r,
-            dev,
-            listen_addr.port(),
-            session_cookie_domain.as_deref(),
-            portal_url.as_deref(),
-        )?;
+        let (webauthn_rp_id, webauthn_origins) =
+            webauthn_party(&r, session_cookie_domain.as_deref(), portal_url.as_deref())?;
         let session_idle_timeout = positive_duration("EDGEAUTH_SESSION_IDLE_TIMEOUT")?;
         let session_max_age = positive_duration("EDGEAUTH_SESSION_MAX_AGE")?;
 
@@ -1262,6 +1261,17 @@ mod tests {
         assert_eq!(dev.webauthn_rp_id.as_deref(), Some("localhost"));
         assert_eq!(dev.webauthn_origins, ["http://localhost:8123"]);
         assert_eq!(dev.portal_url.as_deref(), Some("http://localhost:8123"));
+        // --dev with a portal URL of its own: the RP follows it.
+        let dev_portal = Config::from_map(
+            &map(&[("EDGEAUTH_PORTAL_URL", "https://auth.example.com")]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            dev_portal.webauthn_rp_id.as_deref(),
+            Some("auth.example.com")
+        );
+        assert_eq!(dev_portal.webauthn_origins, ["https://auth.example.com"]);
     }
 
     #[test]
