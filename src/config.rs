@@ -584,7 +584,8 @@ fn within_domain(host: &str, domain: &str) -> bool {
 /// browsers refuse it), and every origin must be on it or a subdomain of it (else a browser
 /// would refuse every ceremony). Derived from other settings (the session cookie domain or the
 /// portal's host, the portal URL as the origin), a combination that cannot work leaves
-/// passkeys off instead of refusing to start.
+/// passkeys off instead of refusing to start; origins given with no RP id to go with them are
+/// refused.
 fn webauthn_party(
     r: &Reader<'_>,
     session_cookie_domain: Option<&str>,
