@@ -13,6 +13,7 @@ use crate::store::sessions::NewSession;
 
 mod email;
 mod mfa;
+mod passkeys;
 
 const T0: u64 = 1_700_000_000_000;
 const DAY: u64 = 86_400_000;
