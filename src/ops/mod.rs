@@ -22,6 +22,7 @@ pub mod email;
 pub mod login;
 pub mod mail;
 pub mod mfa;
+pub mod passkeys;
 pub mod register;
 pub mod sessions;
 pub mod tokens;
