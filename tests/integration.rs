@@ -35,6 +35,8 @@
 //! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
 //! - `mfa_replay`  — a replayed TOTP code: its own message, counted like a wrong code
 //! - `portal`      — the sign-in portal's pages, CSRF, security headers, the portal off
+//! - `portal_passkeys` — the portal's passkey button and account section, the script and its
+//!   policy, the begin endpoint's checks, garbage credentials as pages, passkeys off
 //! - `readme`      — the README's curl walk-through, run as written against `serve --dev`
 //! - `return_urls` — where a sign-in may redirect (hostile and accepted tables), the URL a
 //!   gateway reports, the sign-in URL
@@ -102,6 +104,8 @@ mod operations;
 mod operations_startup;
 #[path = "integration/portal.rs"]
 mod portal;
+#[path = "integration/portal_passkeys.rs"]
+mod portal_passkeys;
 #[path = "integration/readme.rs"]
 mod readme;
 #[path = "integration/reauth_body.rs"]
