@@ -63,6 +63,9 @@ pub struct Inner {
     pub portal: Portal,
     /// The JWKS document, rendered once.
     pub jwks: Bytes,
+    /// The passkeys' relying party (WebAuthn), built once; None when passkeys are off (no
+    /// `EDGEAUTH_WEBAUTHN_RP_ID`), and their endpoints answer 404.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Says once when a proxy nobody trusts seems to front this replica.
     pub(crate) proxy_hint: crate::server::ProxyHint,
     draining: AtomicBool,
@@ -122,6 +125,38 @@ pub struct AccessToken {
     pub expires_in_ms: u64,
 }
 
+/// How long a browser gives the user to complete a passkey ceremony: the life of its
+/// challenge in Redis (`ops::passkeys`).
+pub const PASSKEY_CEREMONY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The WebAuthn relying party of the configuration (`config` checked the origins against the RP
+/// id already), or None when passkeys are off.
+fn build_webauthn(config: &Config) -> Result<Option<webauthn_rs::Webauthn>, String> {
+    use webauthn_rs::prelude::Url;
+    let Some(rp_id) = config.webauthn_rp_id.as_deref() else {
+        return Ok(None);
+    };
+    let origins = config
+        .webauthn_origins
+        .iter()
+        .map(|o| Url::parse(o).map_err(|e| format!("EDGEAUTH_WEBAUTHN_ORIGINS: {o:?}: {e}")))
+        .collect::<Result<Vec<Url>, String>>()?;
+    let Some((first, rest)) = origins.split_first() else {
+        return Err("EDGEAUTH_WEBAUTHN_ORIGINS: no origin for passkeys".into());
+    };
+    let refused = |e: webauthn_rs::prelude::WebauthnError| {
+        format!("EDGEAUTH_WEBAUTHN_ORIGINS: not usable with the RP id {rp_id:?}: {e}")
+    };
+    let builder = webauthn_rs::WebauthnBuilder::new(rp_id, first)
+        .map_err(refused)?
+        .rp_name(&config.webauthn_rp_name)
+        .timeout(PASSKEY_CEREMONY_TIMEOUT);
+    let builder = rest
+        .iter()
+        .fold(builder, |b, origin| b.append_allowed_origin(origin));
+    builder.build().map(Some).map_err(refused)
+}
+
 impl App {
     /// Loads keys and prepares the Redis pool (which connects lazily, so a
     /// Redis that is down at start only makes `/readyz` fail).
@@ -142,6 +177,7 @@ impl App {
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_DATA_KEY_FILE: {e}")))?;
 
         let portal = Portal::build(&config, &data_keys)?;
+        let webauthn = build_webauthn(&config).map_err(BuildError::Config)?;
 
         let store = open_store(&config, url, &data_keys).map_err(BuildError::Config)?;
 
@@ -184,6 +220,7 @@ impl App {
             metrics,
             dummy_hash,
             portal,
+            webauthn,
             config,
             proxy_hint: crate::server::ProxyHint::new(),
             draining: AtomicBool::new(false),

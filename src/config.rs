@@ -68,13 +68,16 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_COOKIE_SAMESITE", "cookie-samesite", Some("strict"), "SameSite of the refresh cookie: strict, lax or none"),
     setting("EDGEAUTH_COOKIE_DOMAIN", "cookie-domain", None, "Domain attribute of the refresh cookie"),
     setting("EDGEAUTH_PORTAL", "portal", Some("false"), "Serve the sign-in portal under /auth/ui/ (--dev: on)"),
-    setting("EDGEAUTH_PORTAL_URL", "portal-url", None, "Public origin of the portal (https://auth.example.com): sign-in redirects and mail links point there (--dev: http://<listen address>)"),
+    setting("EDGEAUTH_PORTAL_URL", "portal-url", None, "Public origin of the portal (https://auth.example.com): sign-in redirects and mail links point there (--dev: http://localhost:<listen port>)"),
     setting("EDGEAUTH_PORTAL_ALLOWED_DOMAINS", "portal-allowed-domains", None, "Domains (and their subdomains) a sign-in may return to, comma-separated (default: the session cookie domain, else the portal's host)"),
     setting("EDGEAUTH_PORTAL_STRINGS_FILE", "portal-strings-file", None, "JSON file of portal texts overriding the built-in English ones (key -> text)"),
     setting("EDGEAUTH_SESSION_COOKIE_NAME", "session-cookie-name", Some("edgeauth_session"), "Name of the edge session cookie a portal sign-in sets"),
     setting("EDGEAUTH_SESSION_COOKIE_DOMAIN", "session-cookie-domain", None, "Domain of the edge session cookie (example.com: every subdomain sends it; default: the portal's host only)"),
     setting("EDGEAUTH_SESSION_IDLE_TIMEOUT", "session-idle-timeout", Some("12h"), "An edge session unused this long ends"),
     setting("EDGEAUTH_SESSION_MAX_AGE", "session-max-age", Some("30d"), "Absolute lifetime of an edge session since its sign-in"),
+    setting("EDGEAUTH_WEBAUTHN_RP_ID", "webauthn-rp-id", None, "Passkeys: the WebAuthn relying party id, a domain (default: the session cookie domain, else the portal's host; --dev: localhost); none: passkeys off"),
+    setting("EDGEAUTH_WEBAUTHN_ORIGINS", "webauthn-origins", None, "Passkeys: the origins a ceremony may come from, comma-separated, each on the RP id or a subdomain of it (default: the portal URL; --dev: http://localhost:<listen port>)"),
+    setting("EDGEAUTH_WEBAUTHN_RP_NAME", "webauthn-rp-name", Some("edgeauth"), "Passkeys: the relying party name authenticators may show"),
     setting("EDGEAUTH_AUTO_ACTIVATE", "auto-activate", Some("false"), "Activate accounts at registration (no activation ticket)"),
     setting("EDGEAUTH_ACTIVATION_TICKET_TTL", "activation-ticket-ttl", Some("24h"), "Lifetime of an activation ticket"),
     setting("EDGEAUTH_RESET_TICKET_TTL", "reset-ticket-ttl", Some("1h"), "Lifetime of a password-reset ticket"),
@@ -346,6 +349,12 @@ pub struct Config {
     pub session_idle_timeout: Duration,
     /// Absolute lifetime of an edge session since its sign-in.
     pub session_max_age: Duration,
+    /// Passkeys: the WebAuthn relying party id (a domain); None: passkeys off.
+    pub webauthn_rp_id: Option<String>,
+    /// Passkeys: the origins a ceremony may come from (each on the RP id or a subdomain of it).
+    pub webauthn_origins: Vec<String>,
+    /// Passkeys: the relying party name.
+    pub webauthn_rp_name: String,
     pub auto_activate: bool,
     pub activation_ticket_ttl: Duration,
     pub reset_ticket_ttl: Duration,
@@ -560,6 +569,105 @@ fn parse_addr(v: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{v:?} resolves to no address"))
 }
 
+/// Whether `host` is `domain` or one of its subdomains (both lowercase).
+fn within_domain(host: &str, domain: &str) -> bool {
+    host == domain
+        || host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
+/// The passkeys' relying party: its id and allowed origins, or (None, []) when passkeys are
+/// off.
+///
+/// Given explicitly, both are checked: an RP id must be a domain (an IP address is refused, as
+/// browsers refuse it), and every origin must be on it or a subdomain of it (else a browser
+/// would refuse every ceremony). Derived from other settings (the session cookie domain or the
+/// portal's host, the portal URL as the origin), a combination that cannot work leaves
+/// passkeys off instead of refusing to start.
+fn webauthn_party(
+    r: &Reader<'_>,
+    dev: bool,
+    port: u16,
+    session_cookie_domain: Option<&str>,
+    portal_url: Option<&str>,
+) -> Result<(Option<String>, Vec<String>), ConfigError> {
+    const RP_ID: &str = "EDGEAUTH_WEBAUTHN_RP_ID";
+    const ORIGINS: &str = "EDGEAUTH_WEBAUTHN_ORIGINS";
+    let is_ip = |host: &str| host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
+    let explicit_id = r.parse(RP_ID, |v| {
+        let id = v.trim().trim_end_matches('.').to_ascii_lowercase();
+        if is_ip(&id) {
+            return Err(format!(
+                "{v:?} is an IP address; the RP id must be a domain"
+            ));
+        }
+        let ok = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        ok.then_some(id)
+            .ok_or_else(|| format!("{v:?} is not a domain name"))
+    })?;
+    let explicit_origins = r
+        .list(ORIGINS)
+        .iter()
+        .map(|o| parse_origin(o))
+        .collect::<Result<Vec<String>, String>>()
+        .map_err(|message| ConfigError {
+            var: ORIGINS,
+            message,
+        })?;
+    let rp_id = match explicit_id.clone() {
+        Some(id) => Some(id),
+        None if dev => Some("localhost".to_owned()),
+        None => session_cookie_domain
+            .map(str::to_owned)
+            .or_else(|| {
+                portal_url
+                    .and_then(origin_host)
+                    .map(str::to_ascii_lowercase)
+            })
+            .filter(|host| !is_ip(host)),
+    };
+    let Some(rp_id) = rp_id else {
+        return Ok((None, Vec::new()));
+    };
+    let origins = if !explicit_origins.is_empty() {
+        explicit_origins.clone()
+    } else if dev && portal_url.is_none_or(|url| url.starts_with("http://localhost:")) {
+        vec![format!("http://localhost:{port}")]
+    } else {
+        portal_url.map(str::to_owned).into_iter().collect()
+    };
+    let fits = |origin: &String| {
+        origin_host(origin).is_some_and(|host| within_domain(&host.to_ascii_lowercase(), &rp_id))
+    };
+    let explicit = explicit_id.is_some() || !explicit_origins.is_empty();
+    if let Some(bad) = origins.iter().find(|o| !fits(o)) {
+        if !explicit {
+            return Ok((None, Vec::new()));
+        }
+        return Err(ConfigError {
+            var: ORIGINS,
+            message: format!("{bad:?} is not on the RP id {rp_id:?} or a subdomain of it"),
+        });
+    }
+    if origins.is_empty() {
+        if explicit_id.is_none() {
+            return Ok((None, Vec::new()));
+        }
+        return Err(ConfigError {
+            var: ORIGINS,
+            message: format!(
+                "is needed with {RP_ID} (the origins passkey ceremonies come from; no \
+                 EDGEAUTH_PORTAL_URL to default to)"
+            ),
+        });
+    }
+    Ok((Some(rp_id), origins))
+}
+
 fn positive(var: &'static str, d: Duration) -> Result<Duration, ConfigError> {
     if d.is_zero() {
         Err(ConfigError {
@@ -680,7 +788,8 @@ impl Config {
         };
         let listen_addr = listen("EDGEAUTH_LISTEN", "127.0.0.1:8080")?;
         let portal_url = match r.parse("EDGEAUTH_PORTAL_URL", parse_origin)? {
-            None if dev => Some(format!("http://{listen_addr}")),
+            // `localhost` rather than the address: browsers allow passkeys on it over plain http.
+            None if dev => Some(format!("http://localhost:{}", listen_addr.port())),
             other => other,
         };
         let session_cookie_domain = r.parse("EDGEAUTH_SESSION_COOKIE_DOMAIN", domain_name)?;
@@ -701,6 +810,13 @@ impl Config {
                     .map(str::to_ascii_lowercase)
             }));
         }
+        let (webauthn_rp_id, webauthn_origins) = webauthn_party(
+            &r,
+            dev,
+            listen_addr.port(),
+            session_cookie_domain.as_deref(),
+            portal_url.as_deref(),
+        )?;
         let session_idle_timeout = positive_duration("EDGEAUTH_SESSION_IDLE_TIMEOUT")?;
         let session_max_age = positive_duration("EDGEAUTH_SESSION_MAX_AGE")?;
 
@@ -759,6 +875,9 @@ impl Config {
             session_cookie_domain,
             session_idle_timeout,
             session_max_age,
+            webauthn_rp_id,
+            webauthn_origins,
+            webauthn_rp_name: r.string("EDGEAUTH_WEBAUTHN_RP_NAME")?,
             auto_activate: r.required("EDGEAUTH_AUTO_ACTIVATE", parse_bool)?,
             activation_ticket_ttl: positive_duration("EDGEAUTH_ACTIVATION_TICKET_TTL")?,
             reset_ticket_ttl: positive_duration("EDGEAUTH_RESET_TICKET_TTL")?,
@@ -1041,6 +1160,108 @@ mod tests {
                 var
             );
         }
+    }
+
+    #[test]
+    fn webauthn_party_defaults_and_checks() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = minimal();
+            pairs.extend_from_slice(extra);
+            Config::from_map(&map(&pairs), false)
+        };
+        // Nothing to derive from: passkeys off.
+        let off = with(&[]).unwrap();
+        assert_eq!(off.webauthn_rp_id, None);
+        assert!(off.webauthn_origins.is_empty());
+        assert_eq!(off.webauthn_rp_name, "edgeauth");
+        // Derived: the session cookie domain, the portal URL as the origin.
+        let derived = with(&[
+            ("EDGEAUTH_SESSION_COOKIE_DOMAIN", "example.com"),
+            ("EDGEAUTH_PORTAL_URL", "https://auth.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(derived.webauthn_rp_id.as_deref(), Some("example.com"));
+        assert_eq!(derived.webauthn_origins, ["https://auth.example.com"]);
+        // Else the portal's host.
+        let host = with(&[("EDGEAUTH_PORTAL_URL", "https://auth.example.com")]).unwrap();
+        assert_eq!(host.webauthn_rp_id.as_deref(), Some("auth.example.com"));
+        // A derived combination that cannot work: off, not a refusal to start.
+        let mismatch = with(&[
+            ("EDGEAUTH_SESSION_COOKIE_DOMAIN", "example.org"),
+            ("EDGEAUTH_PORTAL_URL", "https://auth.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(mismatch.webauthn_rp_id, None);
+        let ip_portal = with(&[("EDGEAUTH_PORTAL_URL", "http://10.0.0.1:8080")]).unwrap();
+        assert_eq!(ip_portal.webauthn_rp_id, None);
+        // Explicit: checked, and the errors name their variable (exit 2).
+        let ok = with(&[
+            ("EDGEAUTH_WEBAUTHN_RP_ID", "Example.com"),
+            (
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+                "https://example.com, https://app.example.com:8443",
+            ),
+            ("EDGEAUTH_WEBAUTHN_RP_NAME", "Example"),
+        ])
+        .unwrap();
+        assert_eq!(ok.webauthn_rp_id.as_deref(), Some("example.com"));
+        assert_eq!(
+            ok.webauthn_origins,
+            ["https://example.com", "https://app.example.com:8443"]
+        );
+        assert_eq!(ok.webauthn_rp_name, "Example");
+        for (extra, var) in [
+            (
+                vec![
+                    ("EDGEAUTH_WEBAUTHN_RP_ID", "example.com"),
+                    ("EDGEAUTH_WEBAUTHN_ORIGINS", "https://evil.com"),
+                ],
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+            ),
+            (
+                vec![
+                    ("EDGEAUTH_WEBAUTHN_RP_ID", "example.com"),
+                    ("EDGEAUTH_WEBAUTHN_ORIGINS", "https://notexample.com"),
+                ],
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+            ),
+            (
+                vec![
+                    ("EDGEAUTH_SESSION_COOKIE_DOMAIN", "example.com"),
+                    ("EDGEAUTH_WEBAUTHN_ORIGINS", "https://auth.example.org"),
+                ],
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+            ),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_ORIGINS", "not an origin")],
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+            ),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_RP_ID", "example.com")],
+                "EDGEAUTH_WEBAUTHN_ORIGINS",
+            ),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_RP_ID", "192.168.1.1")],
+                "EDGEAUTH_WEBAUTHN_RP_ID",
+            ),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_RP_ID", "[::1]")],
+                "EDGEAUTH_WEBAUTHN_RP_ID",
+            ),
+            (
+                vec![("EDGEAUTH_WEBAUTHN_RP_ID", "exa mple.com")],
+                "EDGEAUTH_WEBAUTHN_RP_ID",
+            ),
+        ] {
+            let err = with(&extra).unwrap_err();
+            assert_eq!(err.var, var, "{extra:?}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+        // --dev: localhost, the listen port, and the portal there too.
+        let dev = Config::from_map(&map(&[("EDGEAUTH_LISTEN", "127.0.0.1:8123")]), true).unwrap();
+        assert_eq!(dev.webauthn_rp_id.as_deref(), Some("localhost"));
+        assert_eq!(dev.webauthn_origins, ["http://localhost:8123"]);
+        assert_eq!(dev.portal_url.as_deref(), Some("http://localhost:8123"));
     }
 
     #[test]

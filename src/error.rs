@@ -31,6 +31,12 @@ pub enum Error {
     MfaNotEnabled,
     MfaNotGenerated,
     EmailTaken,
+    /// The account has as many passkeys as it may (10).
+    PasskeyLimit,
+    /// A passkey sign-in that was not accepted (unknown credential, wrong origin or RP id, spent
+    /// or expired challenge, bad signature, a counter gone backwards): the same
+    /// `invalid_credentials` as a wrong password, with its own message.
+    PasskeyRefused,
     /// A sensitive change needs a recent sign-in or the current password.
     ReauthenticationRequired,
     /// The gateway asked for a session that passed a second factor, and this
@@ -132,6 +138,16 @@ impl Error {
                 StatusCode::CONFLICT,
                 "email_taken",
                 "The email address is already in use.",
+            ),
+            PasskeyLimit => (
+                StatusCode::CONFLICT,
+                "passkey_limit",
+                "This account has as many passkeys as it may; remove one first.",
+            ),
+            PasskeyRefused => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The passkey was not accepted.",
             ),
             ReauthenticationRequired => (
                 StatusCode::FORBIDDEN,

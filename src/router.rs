@@ -26,6 +26,12 @@
 //! | POST        | /auth/mfa/totp                  | mfa::login_totp                      |
 //! | POST        | /auth/mfa/recovery-codes        | mfa::recovery_codes                  |
 //! | POST        | /auth/mfa/recover               | mfa::login_recover                   |
+//! | POST        | /auth/passkeys/register/begin   | passkeys::register_begin             |
+//! | POST        | /auth/passkeys/register/finish  | passkeys::register_finish            |
+//! | GET, HEAD   | /auth/passkeys                  | passkeys::list                       |
+//! | POST        | /auth/passkeys/remove           | passkeys::remove                     |
+//! | POST        | /auth/passkeys/login/begin      | passkeys::login_begin                |
+//! | POST        | /auth/passkeys/login/finish     | passkeys::login_finish               |
 //! | GET, HEAD   | /auth/verify                    | verify::verify                       |
 //! | any         | /auth/forward-auth              | verify::forward_auth                 |
 //! | GET, HEAD   | /.well-known/jwks.json          | jwks::jwks                           |
@@ -96,7 +102,7 @@
 use hyper::Method;
 
 use crate::api::compat;
-use crate::api::{account, email, health, jwks, mfa, session, verify};
+use crate::api::{account, email, health, jwks, mfa, passkeys, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
@@ -128,6 +134,12 @@ pub enum Route {
     MfaTotp,
     MfaRecoveryCodes,
     MfaRecover,
+    PasskeyRegisterBegin,
+    PasskeyRegisterFinish,
+    Passkeys,
+    PasskeyRemove,
+    PasskeyLoginBegin,
+    PasskeyLoginFinish,
     Verify,
     ForwardAuth,
     Jwks,
@@ -213,6 +225,12 @@ pub const ROUTES: &[RouteSpec] = &[
     spec(Route::MfaTotp, "/auth/mfa/totp", POST, Serves::Public),
     spec(Route::MfaRecoveryCodes, "/auth/mfa/recovery-codes", POST, Serves::Public),
     spec(Route::MfaRecover, "/auth/mfa/recover", POST, Serves::Public),
+    spec(Route::PasskeyRegisterBegin, "/auth/passkeys/register/begin", POST, Serves::Public),
+    spec(Route::PasskeyRegisterFinish, "/auth/passkeys/register/finish", POST, Serves::Public),
+    spec(Route::Passkeys, "/auth/passkeys", GET_HEAD, Serves::Public),
+    spec(Route::PasskeyRemove, "/auth/passkeys/remove", POST, Serves::Public),
+    spec(Route::PasskeyLoginBegin, "/auth/passkeys/login/begin", POST, Serves::Public),
+    spec(Route::PasskeyLoginFinish, "/auth/passkeys/login/finish", POST, Serves::Public),
     spec(Route::Verify, "/auth/verify", GET_HEAD, Serves::Public),
     // Any method, like `/auth/forward-auth/<path>` (see `resolve_with`); GET and HEAD are the
     // ones a gateway sends in practice, and the ones listed here.
@@ -382,6 +400,7 @@ const NO_STORE_PATHS: &[&str] = &[
     "/auth/token/refresh",
     "/auth/mfa/generate",
     "/auth/mfa/recovery-codes",
+    "/auth/passkeys/login/finish",
 ];
 
 impl Route {
@@ -481,6 +500,12 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::MfaTotp => mfa::login_totp(app, req).await,
         Route::MfaRecoveryCodes => mfa::recovery_codes(app, req).await,
         Route::MfaRecover => mfa::login_recover(app, req).await,
+        Route::PasskeyRegisterBegin => passkeys::register_begin(app, req).await,
+        Route::PasskeyRegisterFinish => passkeys::register_finish(app, req).await,
+        Route::Passkeys => passkeys::list(app, req).await,
+        Route::PasskeyRemove => passkeys::remove(app, req).await,
+        Route::PasskeyLoginBegin => passkeys::login_begin(app, req).await,
+        Route::PasskeyLoginFinish => passkeys::login_finish(app, req).await,
         Route::Verify => verify::verify(app, req).await,
         Route::ForwardAuth => verify::forward_auth(app, req).await,
         Route::Jwks => Ok(jwks::jwks(app)),

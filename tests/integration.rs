@@ -34,6 +34,8 @@
 //! - `mfa_recovery` — recovery codes
 //! - `mfa_secrets` — secrets sealed at rest, data keys at start-up and rotation, removal
 //! - `mfa_replay`  — a replayed TOTP code: its own message, counted like a wrong code
+//! - `passkeys`    — passkeys (WebAuthn) with the tests' software authenticator: register, the
+//!   discoverable sign-in (amr, mfa=1), every refusal, the cap, removal, races on one challenge
 //! - `portal`      — the sign-in portal's pages, CSRF, security headers, the portal off
 //! - `portal_passkeys` — the portal's passkey button and account section, the script and its
 //!   policy, the begin endpoint's checks, garbage credentials as pages, passkeys off
@@ -102,6 +104,8 @@ mod openapi;
 mod operations;
 #[path = "integration/operations_startup.rs"]
 mod operations_startup;
+#[path = "integration/passkeys.rs"]
+mod passkeys;
 #[path = "integration/portal.rs"]
 mod portal;
 #[path = "integration/portal_passkeys.rs"]

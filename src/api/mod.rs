@@ -2,7 +2,7 @@
 //! input (`crate::ops`), calls it, and encodes the outcome (JSON body,
 //! cookies, status). No behaviour lives here.
 //!
-//! - The JSON API, one file per area: `account`, `email`, `session`, `mfa`,
+//! - The JSON API, one file per area: `account`, `email`, `session`, `mfa`, `passkeys`,
 //!   plus `verify`, `jwks`, `health`. Handlers are plain async functions
 //!   `(&App, &Request) -> ApiResult<Response>`; they never pick a failure
 //!   status themselves (that is `error`'s job).
@@ -19,6 +19,7 @@ pub mod email;
 pub mod health;
 pub mod jwks;
 pub mod mfa;
+pub mod passkeys;
 pub mod session;
 pub mod verify;
 pub mod wire;

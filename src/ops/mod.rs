@@ -9,7 +9,7 @@
 //! Operations never see HTTP types, requests, JSON or cookies: they must
 //! not import the HTTP library, the request type (`http`), the adapters or
 //! the router. They talk to `store` and `auth`. Among themselves they form
-//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `edge` ← `tokens`;
+//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `edge`, `passkeys` ← `tokens`;
 //! `common` ← `mail` ← `register`, `activate`, `account`; `email` and
 //! `sessions` use `common` only.
 

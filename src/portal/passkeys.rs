@@ -37,8 +37,7 @@ use crate::portal::{Cx, current_session, errors};
 
 /// Whether passkeys are on: a relying party is configured.
 pub fn enabled(app: &App) -> bool {
-    let _ = app;
-    true
+    app.webauthn.is_some()
 }
 
 /// A form field holding a challenge id.
@@ -165,7 +164,10 @@ pub async fn finish(app: &App, req: &Request) -> ApiResult<Response> {
         Ok(_) => Ok(cx.redirect(&format!("{ACCOUNT_PAGE}?notice=passkey_added"))),
         Err(e) => {
             let text = match &e {
-                Error::InvalidRequest(_) | Error::InvalidCredentials | Error::NotFound => {
+                Error::InvalidRequest(_)
+                | Error::InvalidCredentials
+                | Error::PasskeyRefused
+                | Error::NotFound => {
                     cx.t().get("error.passkey_add").to_owned()
                 }
                 other => cx.error_text(other),

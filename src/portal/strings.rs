@@ -98,6 +98,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("error.passkey", "That passkey could not sign you in."),
     ("error.passkey_add", "That passkey could not be added. Try again."),
     ("error.passkey_gone", "That passkey no longer exists."),
+    ("error.passkey_limit", "You have as many passkeys as you may. Remove one first."),
     ("error.credentials", "The email or password is wrong."),
     ("error.inactive", "This account is not activated yet. Follow the link in the activation mail, or ask for a new one."),
     ("error.ticket", "This link is invalid, expired or already used."),

@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// `account_remove.lua`: the account, all its sessions, its MFA state (pending secret, recovery
-    /// codes, live MFA login tickets). Whether it existed, and the email and pending email it had
+    /// codes, live MFA login tickets), its passkeys. Whether it existed, and the email and pending email it had
     /// ("" when none).
     async fn delete_account(
         &self,
@@ -225,6 +225,7 @@ impl Store {
             .key(k.mfa_pending(id))
             .key(k.recovery(id))
             .key(k.mfa_tickets(id))
+            .key(k.passkeys(id))
             .arg(k.session_prefix(id))
             .arg(k.ticket_prefix(id))
             .invoke_async(conn)

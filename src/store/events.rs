@@ -32,6 +32,15 @@ pub enum EventKind {
     RefreshTokenReused,
     LoginFailed,
     TokensRevoked,
+    /// A passkey was registered to the account.
+    PasskeyAdded,
+    /// A passkey of the account was removed.
+    PasskeyRemoved,
+    /// A sign-in with a passkey (a record of the sign-in, like a password login's session).
+    PasskeyLogin,
+    /// A passkey sign-in whose signature counter went backwards (or stood still): refused; the
+    /// authenticator may have been cloned.
+    PasskeyCloned,
 }
 
 /// Which stream an event goes to.
@@ -48,7 +57,11 @@ impl EventKind {
     /// stranger can flood it (then `Audit`, whose trimming never costs a mail).
     pub fn stream(self) -> Stream {
         match self {
-            EventKind::LoginFailed | EventKind::MfaFailed => Stream::Audit,
+            // Sign-ins with a passkey are as frequent as sign-ins: the audit stream, never a
+            // mailer's.
+            EventKind::LoginFailed | EventKind::MfaFailed | EventKind::PasskeyLogin => {
+                Stream::Audit
+            }
             EventKind::AccountRegistered
             | EventKind::AccountExists
             | EventKind::AccountActivationRequested
@@ -62,7 +75,10 @@ impl EventKind {
             | EventKind::EmailChangeRequested
             | EventKind::EmailChanged
             | EventKind::RefreshTokenReused
-            | EventKind::TokensRevoked => Stream::Events,
+            | EventKind::TokensRevoked
+            | EventKind::PasskeyAdded
+            | EventKind::PasskeyRemoved
+            | EventKind::PasskeyCloned => Stream::Events,
         }
     }
 
@@ -85,6 +101,10 @@ impl EventKind {
             EventKind::RefreshTokenReused => "refresh_token.reused",
             EventKind::LoginFailed => "login.failed",
             EventKind::TokensRevoked => "tokens.revoked",
+            EventKind::PasskeyAdded => "passkey.added",
+            EventKind::PasskeyRemoved => "passkey.removed",
+            EventKind::PasskeyLogin => "passkey.login",
+            EventKind::PasskeyCloned => "passkey.cloned",
         }
     }
 }
@@ -207,6 +227,10 @@ mod tests {
             RefreshTokenReused,
             LoginFailed,
             TokensRevoked,
+            PasskeyAdded,
+            PasskeyRemoved,
+            PasskeyLogin,
+            PasskeyCloned,
         ];
         for kind in &all {
             match kind {
@@ -225,7 +249,11 @@ mod tests {
                 | EmailChanged
                 | RefreshTokenReused
                 | LoginFailed
-                | TokensRevoked => {}
+                | TokensRevoked
+                | PasskeyAdded
+                | PasskeyRemoved
+                | PasskeyLogin
+                | PasskeyCloned => {}
             }
         }
         all

@@ -132,6 +132,31 @@ impl Keys {
         self.tag(account) + "recovery"
     }
 
+    /// HASH credential id (base64url) → record (JSON: signature counter, last use, backup state,
+    /// name, creation, the serialized passkey; see `store/passkeys.rs`), at most 10 fields.
+    pub fn passkeys(&self, account: Uuid) -> String {
+        self.tag(account) + "passkeys"
+    }
+
+    /// STRING, 5-minute TTL: the state of a passkey registration begun by the account, until its
+    /// finish spends it.
+    pub fn passkey_registration(&self, account: Uuid, challenge: Uuid) -> String {
+        format!("{}passkey_reg:{challenge}", self.tag(account))
+    }
+
+    /// STRING, 5-minute TTL: the state of a passkey sign-in, until its finish spends it. Nobody is
+    /// known yet, so it has a hash tag of its own: a SHA-256 of the challenge id (its first 16
+    /// bytes in hex), which also keeps the challenge id out of key names.
+    pub fn passkey_login(&self, challenge: Uuid) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, challenge.as_bytes());
+        let mut key = format!("{}passkey_login:{{", self.prefix);
+        for b in &digest.as_ref()[..16] {
+            let _ = write!(key, "{b:02x}");
+        }
+        key.push('}');
+        key
+    }
+
     /// STRING → account id: how a bare ticket finds its account's slot, named by the ticket's
     /// current id.
     #[cfg(test)]
@@ -229,6 +254,18 @@ mod tests {
         assert_eq!(k.mfa_tickets(a), format!("{tag}mfa_tickets"));
         assert_eq!(k.mfa_pending(a), format!("{tag}mfa_pending"));
         assert_eq!(k.recovery(a), format!("{tag}recovery"));
+        assert_eq!(k.passkeys(a), format!("{tag}passkeys"));
+        assert_eq!(
+            k.passkey_registration(a, f),
+            format!("{tag}passkey_reg:00000000-0000-0000-0000-000000000001")
+        );
+        let login = k.passkey_login(f);
+        assert!(login.starts_with("edgeauth:passkey_login:{"), "{login}");
+        assert!(
+            login.ends_with('}') && !login.contains(&f.to_string()),
+            "{login}"
+        );
+        assert_eq!(login.len(), "edgeauth:passkey_login:{}".len() + 32);
         assert_eq!(k.ticket_pointer(f), format!("edgeauth:ticket:{mac7}"));
         assert_eq!(
             k.ticket_pointer_by_id(mac8),
@@ -256,6 +293,8 @@ mod tests {
             k.mfa_tickets(a),
             k.mfa_pending(a),
             k.recovery(a),
+            k.passkeys(a),
+            k.passkey_registration(a, f),
             k.session_prefix(a) + "anything",
             k.ticket_prefix(a) + "anything",
         ] {

@@ -14,6 +14,7 @@
 //! - `tickets`: single-use tickets (activation, reset) and the pointers that find them;
 //! - `sessions`: refresh families, rotation, revocation and the session cache;
 //! - `mfa`: TOTP secrets, recovery codes and MFA login tickets;
+//! - `passkeys`: an account's passkeys (WebAuthn credentials) and the state of a passkey ceremony;
 //! - `events`: the mail and audit streams; `rate`: rate-limit counters;
 //! - `rekey`: the compare-and-set re-seal and the walk over every account.
 //!
@@ -30,6 +31,7 @@ mod email_index;
 pub mod events;
 mod key_names;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwords;
 pub mod rate;
 pub mod rekey;

@@ -82,6 +82,11 @@ scripts! {
     mfa_login_totp,
     mfa_login_recovery,
     mfa_reseal,
+    passkey_challenge_put,
+    passkey_challenge_take,
+    passkey_add,
+    passkey_remove,
+    passkey_use,
 }
 
 /// The 1-based positions of the ARGVs a script's header documents as a key prefix

@@ -16,7 +16,7 @@
 //! session cookie), `jwt` (claims of an issued token), `keys` (key names, account fields,
 //! command statistics), `metrics` (`/metrics` samples), `nginx` (a real nginx
 //! with a config of the test's own), `return_urls` (the hostile and accepted
-//! return-URL tables), and `cluster`.
+//! return-URL tables), `soft_passkey` (the tests' own WebAuthn authenticator), and `cluster`.
 
 #![allow(dead_code)]
 
@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod nginx;
 pub mod return_urls;
+pub mod soft_passkey;
 pub mod totp;
 
 use std::collections::HashMap;
