@@ -167,9 +167,7 @@ pub async fn finish(app: &App, req: &Request) -> ApiResult<Response> {
                 Error::InvalidRequest(_)
                 | Error::InvalidCredentials
                 | Error::PasskeyRefused
-                | Error::NotFound => {
-                    cx.t().get("error.passkey_add").to_owned()
-                }
+                | Error::NotFound => cx.t().get("error.passkey_add").to_owned(),
                 other => cx.error_text(other),
             };
             account_with_error(&cx, &session, e, text).await

@@ -4,16 +4,20 @@
 //! loaded), the script file itself, the begin endpoint's session and CSRF
 //! checks, and the error paths (an unknown passkey to remove, a garbage
 //! credential) as pages, never a 500. With passkeys off nothing of it shows.
+//! And a whole passkey life without a browser, with the tests' software
+//! authenticator: added on the account page, used alone to sign in (MFA on,
+//! no code asked) back to the return URL, removed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::portal::{
-    Browser, PASSKEY_SCRIPT_TAG, assert_button, assert_page, error_text, field_value,
-    portal_sign_in,
+    Browser, PASSKEY_SCRIPT_TAG, assert_button, assert_page, error_text, field_value, location,
+    notice_text, portal_sign_in, set_cookie_of, verify_with_cookie,
 };
 use crate::support::TestServer;
+use crate::support::soft_passkey::SoftPasskey;
 
 const EMAIL: &str = "ada@example.com";
 
@@ -328,4 +332,133 @@ async fn garbage_and_unknown_passkeys_are_pages_not_failures() {
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
+}
+
+#[tokio::test]
+async fn add_a_passkey_then_sign_in_with_it_alone_and_remove_it() {
+    let s = TestServer::with(&[
+        ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_WEBAUTHN_RP_ID", "localhost"),
+        ("EDGEAUTH_WEBAUTHN_ORIGINS", "http://localhost:8080"),
+        ("EDGEAUTH_PORTAL_ALLOWED_DOMAINS", "example.com"),
+    ])
+    .await;
+    s.create_account(EMAIL).await;
+    let mut b = portal_sign_in(&s, EMAIL).await;
+    // Two-factor authentication on: a passkey sign-in still asks no code.
+    let (jwt, _) = s.login(EMAIL).await;
+    s.enable_mfa(&jwt).await;
+
+    // Add: begin (JSON), the authenticator's answer, finish (form).
+    b.get("/auth/ui/account").await;
+    let r = b.post("/auth/ui/account/passkeys/begin", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let begun: Value = serde_json::from_str(&r.text).unwrap();
+    let mut key = SoftPasskey::new("localhost", "http://localhost:8080", false);
+    let credential = key.register(&begun["options"]);
+    let r = b
+        .post(
+            "/auth/ui/account/passkeys/finish",
+            &[
+                ("challenge_id", begun["challenge_id"].as_str().unwrap()),
+                ("name", "  Work <laptop>  "),
+                ("credential", &credential.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/auth/ui/account?notice=passkey_added");
+    let r = b.get("/auth/ui/account?notice=passkey_added").await;
+    assert_page(&r, 200, "Your account");
+    assert_eq!(notice_text(&r.text).as_deref(), Some("Passkey added."));
+    assert!(
+        r.text
+            .contains("<span class=\"device\">Work &#60;laptop&#62;</span>")
+            || r.text
+                .contains("<span class=\"device\">Work &lt;laptop&gt;</span>"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("Not used yet"), "{}", r.text);
+    assert!(!r.text.contains("You have no passkeys yet."));
+    let list = &r.text[r.text.find("id=\"passkey-list\"").unwrap()..];
+    assert_eq!(field_value(list, "id").unwrap(), key.id());
+    assert_button(list, "Remove");
+    assert_eq!(s.redis.events_of("passkey.added").len(), 1);
+
+    // Sign in with it alone, in another browser: no email, no password, no code.
+    let rd = "https://app.example.com/private?x=1";
+    let mut other = Browser::new(&s);
+    let page = other
+        .get("/auth/ui/login?rd=https%3A%2F%2Fapp.example.com%2Fprivate%3Fx%3D1")
+        .await;
+    assert_page(&page, 200, "Sign in");
+    let begun = s.post("/auth/passkeys/login/begin", json!({})).await;
+    assert_eq!(begun.status, 200, "{}", begun.text);
+    let begun = begun.json();
+    let assertion = key.assert(&begun["options"]).to_string();
+    let challenge = begun["challenge_id"].as_str().unwrap().to_owned();
+    let r = other
+        .post(
+            "/auth/ui/login/passkey",
+            &[
+                ("challenge_id", &challenge),
+                ("credential", &assertion),
+                ("rd", rd),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), rd);
+    let edge = set_cookie_of(&r, "edgeauth_session").expect("the edge session cookie");
+    assert!(edge.contains("HttpOnly"), "{edge}");
+    assert!(
+        r.refresh_cookie().is_some(),
+        "the refresh cookie, as a password sign-in: {:?}",
+        r.headers
+    );
+    let value = other.cookies["edgeauth_session"].clone();
+    let v = verify_with_cookie(&s, &value).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    let amr = v.header("x-auth-amr").unwrap();
+    assert!(amr.contains("hwk") && amr.contains("mfa"), "{amr}");
+    let v = s
+        .send(
+            s.http
+                .get(s.url("/auth/verify?mfa=1"))
+                .header(reqwest::header::COOKIE, format!("edgeauth_session={value}")),
+        )
+        .await;
+    assert_eq!(v.status, 200, "the MFA-only check: {}", v.text);
+
+    // The same answer again: the challenge is spent; one generic text.
+    let mut third = Browser::new(&s);
+    third.get("/auth/ui/login").await;
+    let r = third
+        .post(
+            "/auth/ui/login/passkey",
+            &[
+                ("challenge_id", &challenge),
+                ("credential", &assertion),
+                ("rd", ""),
+            ],
+        )
+        .await;
+    assert_page(&r, 401, "Sign in");
+    assert_eq!(
+        error_text(&r.text).as_deref(),
+        Some("That passkey could not sign you in.")
+    );
+    assert!(!third.cookies.contains_key("edgeauth_session"));
+
+    // The account page now says when it was last used; then remove it.
+    let r = other.get("/auth/ui/account").await;
+    assert_page(&r, 200, "Your account");
+    assert!(!r.text.contains("Not used yet"), "{}", r.text);
+    let r = other
+        .post("/auth/ui/account/passkeys/remove", &[("id", &key.id())])
+        .await;
+    assert_eq!(location(&r), "/auth/ui/account?notice=passkey_removed");
+    let r = other.get("/auth/ui/account?notice=passkey_removed").await;
+    assert_eq!(notice_text(&r.text).as_deref(), Some("Passkey removed."));
+    assert!(r.text.contains("You have no passkeys yet."));
+    assert_eq!(s.redis.events_of("passkey.removed").len(), 1);
 }
