@@ -411,8 +411,13 @@ try {
     const stored = await authenticator.credentials();
     check(stored.length === 1 && stored[0].isResidentCredential, `one resident credential on the authenticator: ${JSON.stringify(stored)}`);
   }
-  await other.locator('#passkeys-heading').scrollIntoViewIfNeeded();
   await shot(other, 'account-passkeys.png');
+  {
+    await other.setViewportSize({ width: 375, height: 740 });
+    await shot(other, 'account-passkeys-phone.png');
+    await fitsPhone(other, 'the account page with a passkey');
+    await other.setViewportSize(desktop.viewport);
+  }
   console.log('  passkey "Work laptop" added');
 
   step('sign out, then "Sign in with a passkey" alone: no password, no code (MFA is on)');
