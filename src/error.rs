@@ -64,6 +64,11 @@ impl Error {
         Error::InvalidRequest(message.into())
     }
 
+    /// The API's `error` code (`invalid_credentials`, …).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     /// Status, error code and the message shown to the client.
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use Error::*;

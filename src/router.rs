@@ -72,6 +72,7 @@
 //! |-----------|--------------------------------------|----------------------------------------|
 //! | GET, POST | /auth/ui/login                       | pages::login_form, pages::login_submit |
 //! | POST      | /auth/ui/login/mfa                   | pages::login_mfa                       |
+//! | POST      | /auth/ui/login/passkey               | passkeys::login                        |
 //! | GET, POST | /auth/ui/register                    | pages::register_form / _submit         |
 //! | GET, POST | /auth/ui/activate                    | pages::activate_form / _submit         |
 //! | GET, POST | /auth/ui/activate/request            | pages::activation_request_form / _submit |
@@ -84,8 +85,12 @@
 //! | POST      | /auth/ui/account/mfa/enable          | account::mfa_enable                    |
 //! | POST      | /auth/ui/account/mfa/disable         | account::mfa_disable                   |
 //! | POST      | /auth/ui/account/mfa/recovery-codes  | account::mfa_recovery_codes            |
+//! | POST      | /auth/ui/account/passkeys/begin      | passkeys::begin (JSON answer)          |
+//! | POST      | /auth/ui/account/passkeys/finish     | passkeys::finish                       |
+//! | POST      | /auth/ui/account/passkeys/remove     | passkeys::remove                       |
 //! | POST      | /auth/ui/logout                      | account::logout                        |
 //! | GET, HEAD | /auth/ui/static/portal.css           | portal::stylesheet                     |
+//! | GET, HEAD | /auth/ui/static/passkey.js           | portal::script                         |
 //!
 //! The router owns the tables and imports from the adapters only the
 //! handler functions it dispatches to; no adapter imports the router.
@@ -102,7 +107,7 @@ use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
 use crate::portal;
-use crate::portal::{account as portal_account, pages};
+use crate::portal::{account as portal_account, pages, passkeys as portal_passkeys};
 
 /// A matched route. Its template is the only path text that reaches logs
 /// and metrics, so label values stay bounded.
@@ -292,7 +297,12 @@ pub enum PortalRoute {
     MfaDisable,
     MfaRecoveryCodes,
     Logout,
+    LoginPasskey,
+    PasskeyBegin,
+    PasskeyFinish,
+    PasskeyRemove,
     Stylesheet,
+    Script,
 }
 
 const GET_POST: &str = "GET, POST";
@@ -306,6 +316,7 @@ const fn page(route: PortalRoute, path: &'static str, allow: &'static str) -> Ro
 pub const PORTAL_ROUTES: &[RouteSpec] = &[
     page(PortalRoute::Login, "/auth/ui/login", GET_POST),
     page(PortalRoute::LoginMfa, "/auth/ui/login/mfa", POST),
+    page(PortalRoute::LoginPasskey, "/auth/ui/login/passkey", POST),
     page(PortalRoute::Register, "/auth/ui/register", GET_POST),
     page(PortalRoute::Activate, "/auth/ui/activate", GET_POST),
     page(PortalRoute::ActivateRequest, "/auth/ui/activate/request", GET_POST),
@@ -318,8 +329,12 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
     page(PortalRoute::MfaEnable, "/auth/ui/account/mfa/enable", POST),
     page(PortalRoute::MfaDisable, "/auth/ui/account/mfa/disable", POST),
     page(PortalRoute::MfaRecoveryCodes, "/auth/ui/account/mfa/recovery-codes", POST),
+    page(PortalRoute::PasskeyBegin, "/auth/ui/account/passkeys/begin", POST),
+    page(PortalRoute::PasskeyFinish, "/auth/ui/account/passkeys/finish", POST),
+    page(PortalRoute::PasskeyRemove, "/auth/ui/account/passkeys/remove", POST),
     page(PortalRoute::Logout, "/auth/ui/logout", POST),
     page(PortalRoute::Stylesheet, "/auth/ui/static/portal.css", GET_HEAD),
+    page(PortalRoute::Script, "/auth/ui/static/passkey.js", GET_HEAD),
 ];
 
 /// The prefix of every portal path.
@@ -528,7 +543,12 @@ async fn dispatch_portal(app: &App, route: PortalRoute, req: &Request) -> ApiRes
         MfaDisable => portal_account::mfa_disable(app, req).await,
         MfaRecoveryCodes => portal_account::mfa_recovery_codes(app, req).await,
         Logout => portal_account::logout(app, req).await,
+        LoginPasskey => portal_passkeys::login(app, req).await,
+        PasskeyBegin => portal_passkeys::begin(app, req).await,
+        PasskeyFinish => portal_passkeys::finish(app, req).await,
+        PasskeyRemove => portal_passkeys::remove(app, req).await,
         Stylesheet => Ok(portal::stylesheet()),
+        Script => Ok(portal::script()),
     }
 }
 

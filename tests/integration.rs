@@ -37,6 +37,8 @@
 //! - `passkeys`    — passkeys (WebAuthn) with the tests' software authenticator: register, the
 //!   discoverable sign-in (amr, mfa=1), every refusal, the cap, removal, races on one challenge
 //! - `portal`      — the sign-in portal's pages, CSRF, security headers, the portal off
+//! - `portal_passkeys` — the portal's passkey button and account section, the script and its
+//!   policy, the begin endpoint's checks, garbage credentials as pages, passkeys off
 //! - `readme`      — the README's curl walk-through, run as written against `serve --dev`
 //! - `return_urls` — where a sign-in may redirect (hostile and accepted tables), the URL a
 //!   gateway reports, the sign-in URL
@@ -106,6 +108,8 @@ mod operations_startup;
 mod passkeys;
 #[path = "integration/portal.rs"]
 mod portal;
+#[path = "integration/portal_passkeys.rs"]
+mod portal_passkeys;
 #[path = "integration/readme.rs"]
 mod readme;
 #[path = "integration/reauth_body.rs"]

@@ -1,6 +1,7 @@
 //! The signed-in account page (`/auth/ui/account`) and what its forms do:
 //! end a session, change the password, set up or turn off two-factor
-//! authentication and renew recovery codes, sign out. Every handler needs
+//! authentication and renew recovery codes, sign out. Its passkey forms
+//! are `portal::passkeys`'. Every handler needs
 //! the browser's edge session (`ops::edge`); without one a page request is
 //! sent to sign in first (`303`, `rd` = the account page).
 //!
@@ -23,8 +24,8 @@ use crate::ops::edge::EdgeSession;
 use crate::ops::{account, mfa, sessions};
 use crate::portal::device_name::device_name;
 use crate::portal::pages::ACCOUNT_PAGE;
-use crate::portal::views::{self, MfaSetup, SessionRow};
-use crate::portal::{Cx, Form, current_session, errors, session_cookie};
+use crate::portal::views::{self, MfaSetup, PasskeyRow, SessionRow};
+use crate::portal::{Cx, Form, allow_script, current_session, errors, passkeys, session_cookie};
 
 /// Where a browser without a session goes: sign in, then back here.
 fn sign_in_first(cx: &Cx<'_>) -> Response {
@@ -38,19 +39,20 @@ fn sign_in_first(cx: &Cx<'_>) -> Response {
 
 /// What the account page shows besides the account itself.
 #[derive(Default)]
-struct Extras {
+pub(crate) struct Extras {
     /// The error whose status (and headers) the page answers with.
-    status: Option<Error>,
-    notice: Option<String>,
-    sessions_error: Option<String>,
-    password_error: Option<String>,
-    mfa_error: Option<String>,
-    mfa_setup: Option<MfaSetup>,
-    recovery_codes: Option<Vec<String>>,
+    pub status: Option<Error>,
+    pub notice: Option<String>,
+    pub sessions_error: Option<String>,
+    pub password_error: Option<String>,
+    pub mfa_error: Option<String>,
+    pub mfa_setup: Option<MfaSetup>,
+    pub recovery_codes: Option<Vec<String>>,
+    pub passkeys_error: Option<String>,
 }
 
 /// `2026-12-04 17:20 UTC` for unix milliseconds.
-fn utc(ms: u64) -> String {
+pub(crate) fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let days = (secs / 86_400) as i64;
     let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
@@ -68,7 +70,11 @@ fn utc(ms: u64) -> String {
 }
 
 /// Renders the account page of `session` with `extras`.
-async fn render(cx: &Cx<'_>, session: &EdgeSession, extras: Extras) -> ApiResult<Response> {
+pub(crate) async fn render(
+    cx: &Cx<'_>,
+    session: &EdgeSession,
+    extras: Extras,
+) -> ApiResult<Response> {
     let app = cx.app;
     let t = cx.t();
     let rows: Vec<SessionRow> = sessions::list(app, &session.caller)
@@ -85,7 +91,27 @@ async fn render(cx: &Cx<'_>, session: &EdgeSession, extras: Extras) -> ApiResult
         })
         .collect();
     let mfa_on = mfa::is_enabled(app, &session.caller).await?;
-    let mut frame = cx.frame("account.heading").notice(extras.notice);
+    let passkeys_on = passkeys::enabled(app);
+    let passkey_rows = if passkeys_on {
+        let rows = crate::ops::passkeys::list(app, &session.caller).await?;
+        Some(
+            rows.into_iter()
+                .map(|p| PasskeyRow {
+                    id: p.id,
+                    name: p.name,
+                    created: utc(p.created_at),
+                    last_used: p.last_used_at.map(utc),
+                    backed_up: p.backed_up,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let mut frame = cx
+        .frame("account.heading")
+        .notice(extras.notice)
+        .script(passkeys_on);
     frame.wide = true;
     let view = views::Account {
         f: frame,
@@ -97,15 +123,22 @@ async fn render(cx: &Cx<'_>, session: &EdgeSession, extras: Extras) -> ApiResult
         mfa_setup: extras.mfa_setup.filter(|_| !mfa_on),
         mfa_error: extras.mfa_error,
         recovery_codes: extras.recovery_codes,
+        passkeys: passkey_rows,
+        passkeys_error: extras.passkeys_error,
     };
-    Ok(match extras.status {
+    let response = match extras.status {
         Some(error) => cx.page_with_error(&error, &view),
         None => cx.page(StatusCode::OK, &view),
+    };
+    Ok(if passkeys_on {
+        allow_script(app, response)
+    } else {
+        response
     })
 }
 
 /// `Ok(error)` when it is shown on the page, else the error itself.
-fn inline(error: Error) -> ApiResult<Error> {
+pub(crate) fn inline(error: Error) -> ApiResult<Error> {
     if errors::inline(&error) {
         Ok(error)
     } else {
@@ -139,18 +172,34 @@ fn in_mfa(e: &mut Extras, text: String) {
     e.mfa_error = Some(text);
 }
 
-/// `GET /auth/ui/account`.
+/// The notices the account page shows after a redirect (`?notice=`).
+fn account_notice(cx: &Cx<'_>, query: &Form) -> Option<String> {
+    let key = match query.get("notice")? {
+        "passkey_added" => "passkeys.added",
+        "passkey_removed" => "passkeys.removed",
+        _ => return None,
+    };
+    Some(cx.t().get(key).to_owned())
+}
+
+/// `GET /auth/ui/account` (`?notice=` after a redirect).
 pub async fn page(app: &App, req: &Request) -> ApiResult<Response> {
     let cx = Cx::get(app, req)?;
     match current_session(app, req).await? {
-        Some(session) => render(&cx, &session, Extras::default()).await,
+        Some(session) => {
+            let extras = Extras {
+                notice: account_notice(&cx, &Form::query(req)),
+                ..Extras::default()
+            };
+            render(&cx, &session, extras).await
+        }
         None => Ok(sign_in_first(&cx)),
     }
 }
 
 /// A checked form post from a signed-in browser, or the answer that sends
 /// it to sign in.
-async fn signed_in_post<'r>(
+pub(crate) async fn signed_in_post<'r>(
     app: &'r App,
     req: &'r Request,
 ) -> ApiResult<Result<(Cx<'r>, Form, EdgeSession), Response>> {

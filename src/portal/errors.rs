@@ -46,7 +46,7 @@ pub fn describe(t: &Strings, error: &Error) -> (StatusCode, String) {
         MfaNotEnabled => (StatusCode::CONFLICT, "error.mfa_not_enabled"),
         MfaNotGenerated => (StatusCode::CONFLICT, "error.mfa_not_generated"),
         EmailTaken => (StatusCode::CONFLICT, "error.form"),
-        PasskeyLimit => (StatusCode::CONFLICT, "error.form"),
+        PasskeyLimit => (StatusCode::CONFLICT, "error.passkey_limit"),
         PasskeyRefused => (StatusCode::UNAUTHORIZED, "error.credentials"),
         ReauthenticationRequired => (StatusCode::FORBIDDEN, "error.reauth"),
         MfaRequired => (StatusCode::FORBIDDEN, "error.reauth"),

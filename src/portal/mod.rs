@@ -5,7 +5,8 @@
 //!
 //! - `pages`: sign-in (password, then the second factor), registration,
 //!   activation, forgotten password; `account`: the signed-in account page
-//!   (sessions, password, MFA) and sign-out.
+//!   (sessions, password, MFA) and sign-out; `passkeys`: sign-in with a
+//!   passkey and the account page's passkeys (add, remove).
 //! - `views`: the askama templates (`templates/portal/`); `strings`: every
 //!   text, overridable by the operator; `errors`: the one mapping of errors
 //!   to pages; `csrf`: the form tokens and the same-site rule;
@@ -14,7 +15,9 @@
 //! Every answer is `text/html; charset=utf-8` with a strict
 //! `Content-Security-Policy` (no inline script or style), `Cache-Control:
 //! no-store`, `Referrer-Policy: no-referrer` and `X-Frame-Options: DENY`;
-//! the stylesheet is compiled in and served from `/auth/ui/static/`.
+//! the stylesheet is compiled in and served from `/auth/ui/static/`, as is
+//! the one script (`static/passkey.js`, passkeys only): the pages that load
+//! it add `script-src 'self'` to their policy, and work without it.
 //!
 //! Imports the operations, `api::wire` (the client, refresh and device
 //! cookies it shares with the JSON adapter) and nothing else of `api`;
@@ -25,6 +28,7 @@ pub mod csrf;
 pub mod device_name;
 pub mod errors;
 pub mod pages;
+pub mod passkeys;
 pub mod strings;
 pub mod views;
 
@@ -48,12 +52,18 @@ use crate::return_url::ReturnUrls;
 /// The stylesheet, compiled in.
 pub const STYLESHEET: &str = include_str!("../../static/portal.css");
 
+/// The passkey script, compiled in.
+pub const PASSKEY_SCRIPT: &str = include_str!("../../static/passkey.js");
+
 /// The portal's state, built once with the `App`.
 pub struct Portal {
     pub strings: Strings,
     pub csrf: CsrfKeys,
     /// The `Content-Security-Policy` of every page.
     pub csp: HeaderValue,
+    /// The same policy with `script-src 'self'`, for the pages that load
+    /// the passkey script.
+    pub csp_script: HeaderValue,
     /// The portal's public origin (`EDGEAUTH_PORTAL_URL`), when set.
     pub origin: Option<String>,
     /// Where a sign-in may return to (`rd`).
@@ -112,17 +122,22 @@ impl Portal {
                 }
             }
         }
-        let csp = format!(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
-        );
-        let csp = HeaderValue::from_str(&csp).map_err(|_| {
-            BuildError::Config("EDGEAUTH_PORTAL_ALLOWED_DOMAINS: not valid host names".into())
-        })?;
+        let policy = |script: &str| {
+            let csp = format!(
+                "default-src 'none'; {script}style-src 'self'; img-src 'self' data:; \
+                 form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            HeaderValue::from_str(&csp).map_err(|_| {
+                BuildError::Config("EDGEAUTH_PORTAL_ALLOWED_DOMAINS: not valid host names".into())
+            })
+        };
+        let csp = policy("")?;
+        let csp_script = policy("script-src 'self'; connect-src 'self'; ")?;
         Ok(Portal {
             strings,
             csrf: CsrfKeys::new(data_keys.seal_key_material(CSRF_INFO)),
             csp,
+            csp_script,
             origin: config.portal_url.clone(),
             return_urls: ReturnUrls::new(&config.portal_allowed_domains, allow_http),
         })
@@ -190,6 +205,31 @@ pub fn stylesheet() -> Response {
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=86400"),
     );
+    response
+}
+
+/// `GET /auth/ui/static/passkey.js`.
+pub fn script() -> Response {
+    let mut response =
+        hyper::Response::new(Full::new(Bytes::from_static(PASSKEY_SCRIPT.as_bytes())));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
+
+/// Lets a page run the passkey script (`script-src 'self'`, and
+/// `connect-src 'self'` for its calls).
+pub fn allow_script(app: &App, mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CONTENT_SECURITY_POLICY, app.portal.csp_script.clone());
     response
 }
 

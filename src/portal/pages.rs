@@ -22,7 +22,7 @@ use crate::ops::credentials::{
 };
 use crate::ops::{account, activate, edge, login, register};
 use crate::portal::views::{Activate, EmailForm, Login, LoginMfa, Message, Register, Reset};
-use crate::portal::{Cx, Form, current_session, errors, session_cookie};
+use crate::portal::{Cx, Form, allow_script, current_session, errors, passkeys, session_cookie};
 
 /// Every portal sign-in starts an edge session.
 const BROWSER: SessionKind = SessionKind::Browser;
@@ -64,17 +64,46 @@ pub fn checked_return_url(app: &App, rd: &str) -> Option<String> {
 }
 
 fn login_page(cx: &Cx<'_>, email: &str, rd: &str, error: Option<&Error>) -> Response {
+    login_page_saying(cx, email, rd, error.map(|e| (e, cx.error_text(e))))
+}
+
+/// The sign-in page with `error` (its status, and the text shown).
+fn login_page_saying(
+    cx: &Cx<'_>,
+    email: &str,
+    rd: &str,
+    error: Option<(&Error, String)>,
+) -> Response {
+    let on = passkeys::enabled(cx.app);
     let view = Login {
         f: cx
             .frame("login.heading")
-            .error(error.map(|e| cx.error_text(e))),
+            .error(error.as_ref().map(|(_, text)| text.clone()))
+            .script(on),
         email,
         rd,
+        passkeys: on,
     };
-    match error {
-        Some(e) => cx.page_with_error(e, &view),
+    let response = match error {
+        Some((e, _)) => cx.page_with_error(e, &view),
         None => cx.page(StatusCode::OK, &view),
+    };
+    if on {
+        allow_script(cx.app, response)
+    } else {
+        response
     }
+}
+
+/// The sign-in page after a passkey sign-in failed: one text whatever the
+/// reason (an unknown passkey, a spent challenge, a bad signature), so it
+/// says nothing about accounts; a rate limit says how long to wait.
+pub(crate) fn passkey_sign_in_failed(cx: &Cx<'_>, rd: &str, error: &Error) -> Response {
+    let text = match error {
+        Error::RateLimited { .. } => cx.error_text(error),
+        _ => cx.t().get("error.passkey").to_owned(),
+    };
+    login_page_saying(cx, "", rd, Some((error, text)))
 }
 
 /// `GET /auth/ui/login?rd=…`.
@@ -88,17 +117,27 @@ pub async fn login_form(app: &App, req: &Request) -> ApiResult<Response> {
             return Ok(cx.redirect(&to));
         }
     }
+    let on = passkeys::enabled(app);
     let view = Login {
-        f: cx.frame("login.heading").notice(login_notice(&cx, &query)),
+        f: cx
+            .frame("login.heading")
+            .notice(login_notice(&cx, &query))
+            .script(on),
         email: "",
         rd,
+        passkeys: on,
     };
-    Ok(cx.page(StatusCode::OK, &view))
+    let response = cx.page(StatusCode::OK, &view);
+    Ok(if on {
+        allow_script(app, response)
+    } else {
+        response
+    })
 }
 
 /// The answer to a completed sign-in: the cookies, and `303` to where the
 /// user was going.
-fn signed_in(cx: &Cx<'_>, tokens: &Tokens, rd: &str) -> ApiResult<Response> {
+pub(crate) fn signed_in(cx: &Cx<'_>, tokens: &Tokens, rd: &str) -> ApiResult<Response> {
     let app = cx.app;
     let mut response = cx.redirect(&destination(app, rd));
     let edge = edge::cookie_value(app, tokens);

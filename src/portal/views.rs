@@ -17,6 +17,8 @@ pub struct Frame<'a> {
     pub error: Option<String>,
     /// A wider card (the account page).
     pub wide: bool,
+    /// Loads the passkey script (`/auth/ui/static/passkey.js`).
+    pub script: bool,
 }
 
 impl<'a> Frame<'a> {
@@ -29,6 +31,7 @@ impl<'a> Frame<'a> {
             notice: None,
             error: None,
             wide: false,
+            script: false,
         }
     }
 
@@ -41,6 +44,11 @@ impl<'a> Frame<'a> {
         self.notice = notice;
         self
     }
+
+    pub fn script(mut self, on: bool) -> Self {
+        self.script = on;
+        self
+    }
 }
 
 #[derive(Template)]
@@ -49,6 +57,8 @@ pub struct Login<'a> {
     pub f: Frame<'a>,
     pub email: &'a str,
     pub rd: &'a str,
+    /// Shows "Sign in with a passkey" (passkeys are on).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -115,6 +125,18 @@ pub struct SessionRow {
     pub current: bool,
 }
 
+/// One entry of the account page's passkey list.
+pub struct PasskeyRow {
+    /// The credential id (base64url), what "Remove" posts.
+    pub id: String,
+    pub name: String,
+    /// `YYYY-MM-DD HH:MM UTC`.
+    pub created: String,
+    pub last_used: Option<String>,
+    /// Synced by its provider (a backed-up credential).
+    pub backed_up: bool,
+}
+
 /// A pending TOTP secret, shown for enrolment.
 pub struct MfaSetup {
     pub image_url: String,
@@ -133,4 +155,7 @@ pub struct Account<'a> {
     pub mfa_setup: Option<MfaSetup>,
     pub mfa_error: Option<String>,
     pub recovery_codes: Option<Vec<String>>,
+    /// The account's passkeys; `None` when passkeys are off.
+    pub passkeys: Option<Vec<PasskeyRow>>,
+    pub passkeys_error: Option<String>,
 }

@@ -11,6 +11,10 @@
 //   CHROMIUM     the browser binary;  SCREENSHOTS  where the PNGs go
 // Elements are found the way a person finds them: by their labels, roles
 // and button names. Every step prints a line; any failure exits non-zero.
+// Passkeys: Chromium treats the portal's plain-HTTP origin as secure (a
+// flag; WebAuthn needs a secure context) and each page that uses one gets a
+// virtual authenticator over the DevTools protocol (WebAuthn domain): a
+// platform authenticator with resident keys and user verification.
 
 import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -141,6 +145,24 @@ async function fitsPhone(page, what) {
   check(found.length === 0, `${what} scrolls sideways at 375 px: ${found.join('; ')}`);
 }
 
+/** A virtual platform authenticator for `page` (resident keys, user verified). */
+async function virtualAuthenticator(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+  return {
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  };
+}
+
 async function heading(page) {
   return (await page.locator('h1').first().textContent())?.trim();
 }
@@ -162,7 +184,7 @@ async function expectSignIn(page, rd, what) {
 async function signInWithPassword(page) {
   await page.getByLabel('Email', { exact: true }).fill(EMAIL);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await clickAndWait(page, page.getByRole('button', { name: 'Sign in' }));
+  await clickAndWait(page, page.getByRole('button', { name: 'Sign in', exact: true }));
 }
 
 /** The app's echo page: what nginx passed on. */
@@ -195,6 +217,7 @@ const browser = await chromium.launch({
     '--disable-component-update',
     '--disable-sync',
     '--host-resolver-rules=MAP *.example.test 127.0.0.1, MAP evil.test 127.0.0.1',
+    `--unsafely-treat-insecure-origin-as-secure=${PORTAL}`,
   ],
 });
 const desktop = { viewport: { width: 1280, height: 800 } };
@@ -368,6 +391,56 @@ try {
   }
   await other.goto(ORIGINAL);
   await expectApp(other, ORIGINAL, 'still signed in after the cross-site POSTs');
+
+  step('the account page: add a passkey (a virtual authenticator in this browser)');
+  const authenticator = await virtualAuthenticator(b, other);
+  await other.goto(`${PORTAL}/auth/ui/account`);
+  await expectHeading(other, 'Your account', 'account page with passkeys');
+  check((await other.getByRole('heading', { name: 'Passkeys' }).count()) === 1, 'a "Passkeys" section');
+  check(await other.getByRole('button', { name: 'Add a passkey' }).isVisible(), 'the script shows "Add a passkey"');
+  check(!(await other.locator('#passkey-unsupported').isVisible()), 'no "use a browser that supports passkeys" note');
+  await other.getByLabel('Passkey name', { exact: true }).fill('Work laptop');
+  await clickAndWait(other, other.getByRole('button', { name: 'Add a passkey' }));
+  await expectHeading(other, 'Your account', 'after adding a passkey');
+  check((await other.getByText('Passkey added.').count()) > 0, 'the "Passkey added." notice');
+  check((await other.locator('#passkey-list li').count()) === 1, 'one passkey in the list');
+  check((await other.locator('#passkey-list').getByText('Work laptop').count()) === 1, 'the list shows its name');
+  check((await other.locator('#passkey-list').getByRole('button', { name: 'Remove' }).count()) === 1, 'a "Remove" button');
+  await accessible(other, 'account page with a passkey');
+  {
+    const stored = await authenticator.credentials();
+    check(stored.length === 1 && stored[0].isResidentCredential, `one resident credential on the authenticator: ${JSON.stringify(stored)}`);
+  }
+  await shot(other, 'account-passkeys.png');
+  {
+    await other.setViewportSize({ width: 375, height: 740 });
+    await shot(other, 'account-passkeys-phone.png');
+    await fitsPhone(other, 'the account page with a passkey');
+    await other.setViewportSize(desktop.viewport);
+  }
+  console.log('  passkey "Work laptop" added');
+
+  step('sign out, then "Sign in with a passkey" alone: no password, no code (MFA is on)');
+  await clickAndWait(other, other.getByRole('button', { name: 'Sign out' }));
+  await expectSignIn(other, undefined, 'after "Sign out" (passkey browser)');
+  await other.goto(ORIGINAL);
+  await expectSignIn(other, ORIGINAL, 'the app, signed out (passkey browser)');
+  {
+    const button = other.getByRole('button', { name: 'Sign in with a passkey' });
+    check(await button.isVisible(), 'the script shows "Sign in with a passkey"');
+    await accessible(other, 'sign-in page with the passkey button');
+    await shot(other, 'sign-in-passkey.png');
+    await clickAndWait(other, button);
+  }
+  const byPasskey = await expectApp(other, ORIGINAL, 'after "Sign in with a passkey"');
+  check(byPasskey.session !== second.session, 'a new session');
+
+  step('the MFA-only location admits the passkey session (a passkey is multi-factor)');
+  {
+    const r = await other.goto(`${APP}/admin/panel`);
+    check(r.status() === 200, `/admin/ after a passkey sign-in: ${r.status()}`);
+    await expectApp(other, `${APP}/admin/panel`, 'the MFA-only location (passkey)');
+  }
 
   await browser.close();
   console.log('browser: ok');

@@ -5,8 +5,10 @@
 //! time with its placeholders filled in. The app behind nginx is a tiny
 //! server here that echoes the path and the identity headers it was given;
 //! a "mailbox" endpoint hands the script the tickets of the events stream
-//! (what a mailer would send). Screenshots land in
-//! `target/browser-screenshots/`.
+//! (what a mailer would send). The run ends with passkeys: one added on the
+//! account page with a virtual authenticator (Chromium's DevTools WebAuthn
+//! domain), then a sign-in with it alone that passes the MFA-only location.
+//! Screenshots land in `target/browser-screenshots/`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -294,6 +296,8 @@ async fn a_browser_signs_up_and_in_through_the_portal_behind_nginx() {
         ("EDGEAUTH_SESSION_COOKIE_DOMAIN", "example.test"),
         ("EDGEAUTH_COOKIE_SECURE", "false"),
         ("EDGEAUTH_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("EDGEAUTH_WEBAUTHN_RP_ID", "example.test"),
+        ("EDGEAUTH_WEBAUTHN_ORIGINS", &portal),
     ])
     .await;
     let app = app(portal.clone()).await;

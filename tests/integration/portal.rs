@@ -15,15 +15,15 @@ use crate::support::{PASSWORD, Redis, Reply, TestServer};
 
 /// A browser without JavaScript: keeps cookies, reads the CSRF token of the
 /// last page, never follows redirects.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-    csrf: String,
+    pub(crate) cookies: BTreeMap<String, String>,
+    pub(crate) csrf: String,
 }
 
 impl Browser {
-    fn new(s: &TestServer) -> Browser {
+    pub(crate) fn new(s: &TestServer) -> Browser {
         Browser {
             base: s.url(""),
             http: reqwest::Client::builder()
@@ -71,14 +71,14 @@ impl Browser {
         r
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path: &str) -> Reply {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
     /// A form post as a browser sends it from a portal page: the page's
     /// CSRF token, same-origin fetch metadata.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let csrf = self.csrf.clone();
         self.post_with(
             path,
@@ -89,7 +89,7 @@ impl Browser {
         .await
     }
 
-    async fn post_with(
+    pub(crate) async fn post_with(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
@@ -113,7 +113,7 @@ impl Browser {
 }
 
 /// The `value` of the first input named `name`.
-fn field_value(html: &str, name: &str) -> Option<String> {
+pub(crate) fn field_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
     let tag_start = html[..at].rfind('<')?;
     let tag = &html[tag_start..at + html[at..].find('>')?];
@@ -121,7 +121,7 @@ fn field_value(html: &str, name: &str) -> Option<String> {
     Some(unescape(&value[..value.find('"')?]))
 }
 
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     s.replace("&#x2f;", "/")
         .replace("&#x2F;", "/")
         .replace("&#47;", "/")
@@ -133,7 +133,7 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn h1(html: &str) -> String {
+pub(crate) fn h1(html: &str) -> String {
     assert_eq!(html.matches("<h1").count(), 1, "one h1: {html}");
     let start = html.find("<h1>").expect("h1") + 4;
     let end = html.find("</h1>").expect("/h1");
@@ -141,20 +141,20 @@ fn h1(html: &str) -> String {
 }
 
 /// The text of the `error` element (role="alert"), if any.
-fn error_text(html: &str) -> Option<String> {
+pub(crate) fn error_text(html: &str) -> Option<String> {
     let at = html.find("class=\"error\" role=\"alert\">")?;
     let rest = &html[at + 27..];
     Some(unescape(&rest[..rest.find("</p>")?]))
 }
 
-fn notice_text(html: &str) -> Option<String> {
+pub(crate) fn notice_text(html: &str) -> Option<String> {
     let at = html.find("class=\"notice\" role=\"status\">")?;
     let rest = &html[at + 29..];
     Some(unescape(&rest[..rest.find("</p>")?]))
 }
 
 /// The headers every portal answer carries.
-fn assert_portal_headers(r: &Reply) {
+pub(crate) fn assert_portal_headers(r: &Reply) {
     assert_eq!(
         r.header("content-type").as_deref(),
         Some("text/html; charset=utf-8"),
@@ -182,8 +182,14 @@ fn assert_portal_headers(r: &Reply) {
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
 }
 
-/// A full page: lang, title, the one stylesheet, no inline script or style.
-fn assert_page(r: &Reply, status: u16, heading: &str) {
+/// The one script tag a page may have: the passkey script, same origin.
+pub(crate) const PASSKEY_SCRIPT_TAG: &str =
+    "<script src=\"/auth/ui/static/passkey.js\" defer></script>";
+
+/// A full page: lang, title, the one stylesheet, no inline script or style;
+/// at most the passkey script file, and `script-src 'self'` in the policy
+/// exactly when it is loaded.
+pub(crate) fn assert_page(r: &Reply, status: u16, heading: &str) {
     assert_eq!(r.status, status, "{}", r.text);
     assert_portal_headers(r);
     let html = &r.text;
@@ -191,13 +197,22 @@ fn assert_page(r: &Reply, status: u16, heading: &str) {
     assert!(html.contains("<title>"), "{html}");
     assert!(html.contains("<link rel=\"stylesheet\" href=\"/auth/ui/static/portal.css\">"));
     assert_eq!(html.matches("<link").count(), 1);
-    for inline in ["<script", "<style", "style=", "onclick", "javascript:"] {
+    let scripts = html.matches(PASSKEY_SCRIPT_TAG).count();
+    assert!(scripts <= 1, "{html}");
+    assert_eq!(html.matches("<script").count(), scripts, "{html}");
+    let csp = r.header("content-security-policy").expect("CSP");
+    if scripts == 1 {
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+    } else {
+        assert!(!csp.contains("script-src"), "{csp}");
+    }
+    for inline in ["<style", "style=", "onclick", "javascript:"] {
         assert!(!html.contains(inline), "{inline} in {html}");
     }
     assert_eq!(h1(html), heading, "{html}");
 }
 
-fn assert_field(html: &str, label: &str, name: &str, autocomplete: &str) {
+pub(crate) fn assert_field(html: &str, label: &str, name: &str, autocomplete: &str) {
     let label_at = html
         .find(&format!(">{label}</label>"))
         .unwrap_or_else(|| panic!("label {label} in {html}"));
@@ -216,7 +231,7 @@ fn assert_field(html: &str, label: &str, name: &str, autocomplete: &str) {
     );
 }
 
-fn assert_button(html: &str, text: &str) {
+pub(crate) fn assert_button(html: &str, text: &str) {
     assert!(
         html.contains(&format!("\">{text}</button>"))
             || html.contains(&format!(">{text}</button>")),
@@ -224,7 +239,7 @@ fn assert_button(html: &str, text: &str) {
     );
 }
 
-fn location(r: &Reply) -> String {
+pub(crate) fn location(r: &Reply) -> String {
     assert_eq!(r.status, 303, "{}", r.text);
     r.header("location").expect("Location")
 }
@@ -766,7 +781,7 @@ async fn forged_posts_are_refused_and_change_nothing() {
 }
 
 /// The `Set-Cookie` of `name` in a reply.
-fn set_cookie_of(r: &Reply, name: &str) -> Option<String> {
+pub(crate) fn set_cookie_of(r: &Reply, name: &str) -> Option<String> {
     r.headers
         .get_all(SET_COOKIE)
         .iter()
@@ -777,7 +792,7 @@ fn set_cookie_of(r: &Reply, name: &str) -> Option<String> {
 
 /// Signs `email` in through the portal's form: the browser, holding the
 /// edge session cookie.
-async fn portal_sign_in(s: &TestServer, email: &str) -> Browser {
+pub(crate) async fn portal_sign_in(s: &TestServer, email: &str) -> Browser {
     let mut b = Browser::new(s);
     b.get("/auth/ui/login").await;
     let r = b
@@ -795,7 +810,7 @@ async fn portal_sign_in(s: &TestServer, email: &str) -> Browser {
     b
 }
 
-async fn verify_with_cookie(s: &TestServer, value: &str) -> Reply {
+pub(crate) async fn verify_with_cookie(s: &TestServer, value: &str) -> Reply {
     s.send(
         s.http
             .get(s.url("/auth/verify"))
