@@ -1,6 +1,7 @@
 //! The command line: `edgeauth serve [--dev] [flags]`,
-//! `edgeauth keygen [--data-key] [--out FILE]` and `edgeauth rekey [flags]`
-//! (re-seal secrets after a data key rotation, see `rekey`). Builds the clap command from
+//! `edgeauth keygen [--data-key] [--out FILE]`, `edgeauth rekey [flags]`
+//! (re-seal secrets after a data key rotation, see `rekey`) and `edgeauth admin <verb>`
+//! (the admin API from a shell, see `admin_cli`). Builds the clap command from
 //! the settings table of `config`, wires logging, the runtime, signals and
 //! the throwaway Redis of `--dev`, and returns the process exit code
 //! (2 for a bad setting, 1 when the server cannot start).
@@ -54,6 +55,7 @@ fn command() -> Command {
         .subcommand(serve)
         .subcommand(keygen)
         .subcommand(rekey)
+        .subcommand(crate::admin_cli::command())
 }
 
 /// Every setting of the table as a flag mirrored by its variable.
@@ -95,6 +97,7 @@ pub fn run() -> ExitCode {
         Some(("serve", m)) => serve(m),
         Some(("keygen", m)) => keygen(m),
         Some(("rekey", m)) => rekey_command(m),
+        Some(("admin", m)) => crate::admin_cli::run(m),
         _ => ExitCode::from(2),
     }
 }
