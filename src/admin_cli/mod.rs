@@ -325,6 +325,19 @@ fn query(pairs: &[(&str, &str)]) -> String {
     q.finish()
 }
 
+/// A failure of a path that never answers 404 when the admin API is on (a page of accounts,
+/// the rate limits): a 404 there means it is off, or `--url` is not an admin listener.
+fn explain(f: Failure) -> String {
+    if f.is_not_found() {
+        format!(
+            "{f}: the admin API is off on that replica (EDGEAUTH_ADMIN_TOKEN_FILES unset) or \
+             --url is not its admin listener"
+        )
+    } else {
+        f.to_string()
+    }
+}
+
 fn summary_of(body: &[u8]) -> Result<Summary, String> {
     serde_json::from_slice(body).map_err(|e| format!("not an account summary: {e}"))
 }
@@ -383,7 +396,7 @@ async fn execute(client: &Client, verb: Verb, json: bool) -> Result<(), String> 
             client
                 .send(Method::DELETE, &path, None)
                 .await
-                .map_err(|f| format!("unthrottle {value}: {f}"))?;
+                .map_err(|f| format!("unthrottle {value}: {}", explain(f)))?;
             if json {
                 println!(
                     "{}",
@@ -436,7 +449,7 @@ async fn list(
         let body = client
             .send(Method::GET, &path, None)
             .await
-            .map_err(|f| format!("list: {f}"))?;
+            .map_err(|f| format!("list: {}", explain(f)))?;
         let page: Page =
             serde_json::from_slice(&body).map_err(|e| format!("list: not a page: {e}"))?;
         if !all {
