@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgGroup, ArgMatches, Command};
 use hyper::Method;
 
-use client::{Client, check_url};
+use client::{Client, Failure, check_url};
 use output::{Action, Page, Summary};
 
 /// The admin listener of a replica on this machine (or at the end of a port-forward).
