@@ -1,5 +1,5 @@
 //! The command line: `edgeauth serve [--dev] [flags]`,
-//! `edgeauth keygen [--data-key] [--out FILE]`, `edgeauth rekey [flags]`
+//! `edgeauth keygen [--data-key | --admin-token] [--out FILE]`, `edgeauth rekey [flags]`
 //! (re-seal secrets after a data key rotation, see `rekey`) and `edgeauth admin <verb>`
 //! (the admin API from a shell, see `admin_cli`). Builds the clap command from
 //! the settings table of `config`, wires logging, the runtime, signals and
@@ -37,12 +37,19 @@ fn command() -> Command {
     ));
     let keygen =
         Command::new("keygen")
-            .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
+            .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key, or an admin token with --admin-token")
             .arg(
                 Arg::new("data-key")
                     .long("data-key")
                     .action(ArgAction::SetTrue)
                     .help("Write a 32-byte data key (base64) instead of a signing key"),
+            )
+            .arg(
+                Arg::new("admin-token")
+                    .long("admin-token")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with("data-key")
+                    .help("Write an admin API token (32 random bytes, base64url) instead of a signing key"),
             )
             .arg(Arg::new("out").long("out").value_name("FILE").help(
                 "Write to FILE (created with mode 0600, never overwritten) instead of stdout",
@@ -103,10 +110,12 @@ pub fn run() -> ExitCode {
 }
 
 fn keygen(m: &ArgMatches) -> ExitCode {
-    let key = if m.get_flag("data-key") {
-        generate_data_key_base64()
+    let key = if m.get_flag("admin-token") {
+        crate::admin_cli::generate_token()
+    } else if m.get_flag("data-key") {
+        generate_data_key_base64().map_err(|e| e.to_string())
     } else {
-        generate_pkcs8_pem()
+        generate_pkcs8_pem().map_err(|e| e.to_string())
     };
     let key = match key {
         Ok(key) => key,

@@ -244,6 +244,20 @@ fn verb(m: &ArgMatches) -> Result<Verb, String> {
     }
 }
 
+/// A new admin token for `edgeauth keygen --admin-token`: 32 random bytes, base64url (43
+/// characters), and a newline — a line of a token file as it is.
+pub fn generate_token() -> Result<String, String> {
+    use base64::Engine as _;
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system's random number generator failed".to_owned())?;
+    let mut token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    token.push('\n');
+    Ok(token)
+}
+
 /// The token in a token file: its first line that is neither blank nor a `#` comment.
 fn token_in(contents: &str) -> Option<&str> {
     contents
@@ -629,6 +643,15 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot read")
         );
+    }
+
+    #[test]
+    fn generated_tokens_are_long_and_fresh() {
+        let a = generate_token().unwrap();
+        let b = generate_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(token_in(&a).unwrap().len(), 43);
+        assert!(a.ends_with('\n'));
     }
 
     #[test]
