@@ -143,7 +143,7 @@ impl Action {
             Action::SignOut => format!("Signed out every session of {who}"),
             Action::Activate => format!("Activated {who}"),
             Action::Reset => {
-                format!("Requested a password reset for {who} (event password.reset_requested)")
+                format!("Requested a password reset for {who}: password.reset_requested emitted")
             }
             Action::Delete => format!("Deleted {who}"),
         }
