@@ -45,6 +45,7 @@ const fn setting(
 pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address (--dev: 127.0.0.1:8080)"),
     setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics; --dev: 127.0.0.1:9090)"),
+    setting("EDGEAUTH_ADMIN_TOKEN_FILES", "admin-token-files", None, "Files of admin API tokens, comma-separated, one token a line (at least 32 characters; blank lines and # comments ignored); unset: the admin API (/admin/ on the admin address) answers 404"),
     setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
     setting("EDGEAUTH_REDIS_CLUSTER_NODES", "redis-cluster-nodes", None, "Redis Cluster seed node URLs, comma-separated; when set, edgeauth uses the cluster and ignores EDGEAUTH_REDIS_URL"),
     setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
@@ -306,6 +307,8 @@ pub struct Config {
     pub dev: bool,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    /// Files of admin API tokens (read by `App::build`); empty: the admin API is off.
+    pub admin_token_files: Vec<PathBuf>,
     pub redis: RedisTarget,
     /// Seed nodes of a Redis Cluster; when non-empty they are used instead of `redis`.
     pub redis_cluster_nodes: Vec<String>,
@@ -824,6 +827,11 @@ impl Config {
             dev,
             listen: listen_addr,
             admin_listen: listen("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:9090")?,
+            admin_token_files: r
+                .list("EDGEAUTH_ADMIN_TOKEN_FILES")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             redis,
             redis_cluster_nodes,
             redis_prefix: r.string("EDGEAUTH_REDIS_PREFIX")?,

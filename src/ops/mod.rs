@@ -10,10 +10,11 @@
 //! not import the HTTP library, the request type (`http`), the adapters or
 //! the router. They talk to `store` and `auth`. Among themselves they form
 //! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `edge`, `passkeys` ← `tokens`;
-//! `common` ← `mail` ← `register`, `activate`, `account`; `email` and
+//! `common` ← `mail` ← `register`, `activate`, `account`, `admin`; `email` and
 //! `sessions` use `common` only.
 
 pub mod account;
+pub mod admin;
 pub mod activate;
 pub mod common;
 pub mod credentials;

@@ -1,5 +1,8 @@
 //! Accounts: registration, lookup by id or by email, removal.
 //!
+//! Every account is also in the account index the admin API lists from (`store/admin.rs`):
+//! registration adds its id before step 1 below, removal takes it out.
+//!
 //! Registration spans two slots (the account's, the email index's) and so cannot be one script. It
 //! is three, ordered so that a crash or timeout between any two leaves nothing that blocks a later
 //! registration:
@@ -33,6 +36,7 @@ use super::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
+use super::admin::shard_of;
 use super::{Store, StoreResult, bad_reply, email_index::parse_holder};
 
 /// How long a provisional (not yet confirmed) account lives.
@@ -93,7 +97,11 @@ impl Store {
             let mut conn = self.conn().await?;
             let (account_key, email_key) = (k.account(new.id), k.email(new.email));
             let id = new.id.to_string();
+            let shard = shard_of(new.id);
 
+            // Indexed before it exists, so the admin listing never misses an account (see
+            // `store/admin.rs`); every path below that gives up takes the id out again.
+            self.index_change(&mut conn, shard, true, &[new.id]).await?;
             let created: i64 = s
                 .account_create
                 .key(&account_key)
@@ -106,6 +114,7 @@ impl Store {
                 .invoke_async(&mut conn)
                 .await?;
             if created != 1 {
+                // Someone else's account (ids are random v4: never in practice): leave its entry.
                 return Err(bad_reply("account id already in use"));
             }
 
@@ -131,12 +140,14 @@ impl Store {
                         .invoke_async(&mut conn)
                         .await?;
                     if !claimed {
+                        self.index_change(&mut conn, shard, false, &[new.id]).await?;
                         return Ok(Registration::EmailTaken { existing });
                     }
                     if settled == 1 {
                         return Ok(Registration::Created);
                     }
                     self.release_email(&mut conn, &email_key, &id).await?;
+                    self.index_change(&mut conn, shard, false, &[new.id]).await?;
                     return Err(bad_reply(
                         "provisional account expired before it was confirmed",
                     ));
@@ -145,6 +156,7 @@ impl Store {
                     // Ours was never visible (ready=0): deleting it leaves no trace. A second
                     // stale holder right after releasing the first: not worth a loop.
                     self.delete_account(&mut conn, new.id).await?;
+                    self.index_change(&mut conn, shard, false, &[new.id]).await?;
                     return Err(bad_reply("email index contended"));
                 }
                 self.release_email(&mut conn, &email_key, &holder).await?;
@@ -193,6 +205,8 @@ impl Store {
             let mut conn = self.conn().await?;
             let (existed, current, pending) = self.delete_account(&mut conn, id).await?;
             self.forget_sessions(id, None);
+            // Out of the admin listing once gone (see `store/admin.rs`).
+            self.index_change(&mut conn, shard_of(id), false, &[id]).await?;
             let mut emails = vec![email];
             for other in [current.as_str(), pending.as_str()] {
                 if !other.is_empty() && !emails.contains(&other) {

@@ -87,6 +87,9 @@ scripts! {
     passkey_add,
     passkey_remove,
     passkey_use,
+    account_index,
+    account_activate,
+    rate_clear,
 }
 
 /// The 1-based positions of the ARGVs a script's header documents as a key prefix
