@@ -8,6 +8,8 @@
 //! Index:
 //! - `conventions` — request conventions: 415/400/413/404/405, error bodies, probes, JWKS
 //! - `account`     — register, activate, forgot, remove
+//! - `admin_api`   — the admin API: tokens, every endpoint, admin events, listing every account
+//!   exactly once (also on a Redis Cluster)
 //! - `edge_session` — the browser's edge session cookie at /auth/verify and /auth/forward-auth:
 //!   identity and amr headers, mfa=1, sign-in URL and 302, idle and absolute lifetimes, sliding
 //!   renewal's Redis writes, every revocation, amr in JWTs, cookies bound to the data key
@@ -58,6 +60,8 @@ mod support;
 
 #[path = "integration/abuse.rs"]
 mod abuse;
+#[path = "integration/admin_api.rs"]
+mod admin_api;
 #[path = "integration/account.rs"]
 mod account;
 #[path = "integration/browser.rs"]
