@@ -80,7 +80,8 @@ pub fn check_password_strength(app: &App, password: &str, email: Option<&str>) -
             parts.push(warning.to_string());
         }
         parts.extend(f.suggestions().first().map(ToString::to_string));
-        (!parts.is_empty()).then(|| format!("This password is too easy to guess: {}", parts.join(" ")))
+        (!parts.is_empty())
+            .then(|| format!("This password is too easy to guess. {}", parts.join(" ")))
     });
     Err(Error::WeakPassword(why.unwrap_or_else(|| {
         "This password is too easy to guess.".to_owned()
