@@ -91,6 +91,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_HASH_QUEUE", "hash-queue", Some("64"), "Password hashes allowed to wait; past it: 503"),
     setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
     setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
+    setting("EDGEAUTH_PASSWORD_MIN_SCORE", "password-min-score", Some("2"), "Weakest new password accepted: zxcvbn score 0-4 (0 = off)"),
     setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
     setting("EDGEAUTH_MFA_LOGIN_TICKET_TTL", "mfa-login-ticket-ttl", Some("5m"), "How long the ticket of a password-verified login waits for its second factor"),
     setting("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "rate-login-per-email", Some("10/15m"), "Failed logins allowed per email (N/DURATION, or off)"),
@@ -369,6 +370,8 @@ pub struct Config {
     pub hash_queue: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
+    /// Lowest zxcvbn score (0-4) of a new password; 0 turns the check off.
+    pub password_min_score: u8,
     pub mfa_issuer: String,
     /// How long the ticket of a password-verified login waits for its
     /// second factor.
@@ -900,6 +903,7 @@ impl Config {
             hash_queue: r.bounded("EDGEAUTH_HASH_QUEUE", 0, 100_000)? as usize,
             password_min_length,
             password_max_length,
+            password_min_score: r.bounded("EDGEAUTH_PASSWORD_MIN_SCORE", 0, 4)? as u8,
             mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
             mfa_login_ticket_ttl: positive_duration("EDGEAUTH_MFA_LOGIN_TICKET_TTL")?,
             rate_limits: RateLimits {

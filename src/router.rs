@@ -290,11 +290,13 @@ pub fn admin_template(listener: Listener, path: &str) -> Option<&'static str> {
     ROUTES
         .iter()
         .filter(|s| s.serves.includes(listener))
-        .find(|s| match (s.path.strip_prefix("/admin/accounts/{id}"), action) {
-            (Some(""), None) => true,
-            (Some(tail), Some(action)) => tail.strip_prefix('/') == Some(action),
-            _ => false,
-        })
+        .find(
+            |s| match (s.path.strip_prefix("/admin/accounts/{id}"), action) {
+                (Some(""), None) => true,
+                (Some(tail), Some(action)) => tail.strip_prefix('/') == Some(action),
+                _ => false,
+            },
+        )
         .map(|s| s.path)
 }
 
@@ -701,19 +703,39 @@ mod tests {
         use Listener::*;
         let id = "0b5f1c9e-8f0e-4a57-9d53-6f7f2b0a1c2d";
         let at = |m: Method, p: &str| resolve(Admin, &m, p);
-        assert_eq!(at(Method::GET, &format!("/admin/accounts/{id}")).unwrap(), Route::AdminAccount);
-        assert_eq!(at(Method::DELETE, &format!("/admin/accounts/{id}")).unwrap(), Route::AdminAccount);
-        assert_eq!(at(Method::POST, &format!("/admin/accounts/{id}/lock")).unwrap(), Route::AdminLock);
-        assert_eq!(at(Method::POST, &format!("/admin/accounts/{id}/sign-out")).unwrap(), Route::AdminSignOut);
-        assert_eq!(at(Method::GET, "/admin/accounts").unwrap(), Route::AdminAccounts);
-        assert_eq!(at(Method::DELETE, "/admin/rate-limits").unwrap(), Route::AdminRateLimits);
+        assert_eq!(
+            at(Method::GET, &format!("/admin/accounts/{id}")).unwrap(),
+            Route::AdminAccount
+        );
+        assert_eq!(
+            at(Method::DELETE, &format!("/admin/accounts/{id}")).unwrap(),
+            Route::AdminAccount
+        );
+        assert_eq!(
+            at(Method::POST, &format!("/admin/accounts/{id}/lock")).unwrap(),
+            Route::AdminLock
+        );
+        assert_eq!(
+            at(Method::POST, &format!("/admin/accounts/{id}/sign-out")).unwrap(),
+            Route::AdminSignOut
+        );
+        assert_eq!(
+            at(Method::GET, "/admin/accounts").unwrap(),
+            Route::AdminAccounts
+        );
+        assert_eq!(
+            at(Method::DELETE, "/admin/rate-limits").unwrap(),
+            Route::AdminRateLimits
+        );
         assert!(matches!(
             at(Method::GET, &format!("/admin/accounts/{id}/lock")),
             Err(Error::MethodNotAllowed { allow: "POST" })
         ));
         assert!(matches!(
             at(Method::POST, &format!("/admin/accounts/{id}")),
-            Err(Error::MethodNotAllowed { allow: "GET, DELETE" })
+            Err(Error::MethodNotAllowed {
+                allow: "GET, DELETE"
+            })
         ));
         for path in [
             "/admin/accounts/".to_owned(),
@@ -722,14 +744,23 @@ mod tests {
             format!("/admin/accounts/{id}/lock/x"),
             "/admin/nope".to_owned(),
         ] {
-            assert!(matches!(at(Method::POST, &path), Err(Error::NotFound)), "{path}");
+            assert!(
+                matches!(at(Method::POST, &path), Err(Error::NotFound)),
+                "{path}"
+            );
         }
         assert_eq!(
             template_of(Admin, &format!("/admin/accounts/{id}/reset"), false),
             Some("/admin/accounts/{id}/reset")
         );
-        for path in ["/admin/accounts".to_owned(), format!("/admin/accounts/{id}")] {
-            assert!(matches!(resolve(Public, &Method::GET, &path), Err(Error::NotFound)), "{path}");
+        for path in [
+            "/admin/accounts".to_owned(),
+            format!("/admin/accounts/{id}"),
+        ] {
+            assert!(
+                matches!(resolve(Public, &Method::GET, &path), Err(Error::NotFound)),
+                "{path}"
+            );
         }
     }
 

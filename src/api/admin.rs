@@ -205,9 +205,7 @@ pub async fn unthrottle(app: &App, req: &Request) -> ApiResult<Response> {
             admin::unthrottle(app, RateSubject::Ip(&subject), &actor, now).await?;
         }
         _ => {
-            return Err(Error::invalid_request(
-                "Give exactly one of email and ip.",
-            ));
+            return Err(Error::invalid_request("Give exactly one of email and ip."));
         }
     }
     Ok(no_content())
@@ -224,14 +222,13 @@ pub async fn lock(app: &App, req: &Request) -> ApiResult<Response> {
     let actor = authorize(app, req)?;
     let id = account_id(req)?;
     let body: LockBody = req.json()?;
-    let _ = (actor, id, body.reason);
-    Err(Error::NotFound)
+    admin::lock_account(app, id, &body.reason, &actor, clock::now_ms()).await?;
+    Ok(no_content())
 }
 
 /// `POST /admin/accounts/{id}/unlock`.
 pub async fn unlock(app: &App, req: &Request) -> ApiResult<Response> {
     let actor = authorize(app, req)?;
-    let id = account_id(req)?;
-    let _ = (actor, id);
-    Err(Error::NotFound)
+    admin::unlock_account(app, account_id(req)?, &actor, clock::now_ms()).await?;
+    Ok(no_content())
 }

@@ -1,7 +1,7 @@
 //! The admin API's operations: find an account (by email or id), list every account a page at a
 //! time, and act on one — sign it out everywhere, activate it without a ticket, send it a
-//! password reset, delete it like a self-removal, clear the rate limits of an email or an IP.
-//! (Locking is `ops::lock`.)
+//! password reset, delete it like a self-removal, lock or unlock it (through `ops::lock`), clear
+//! the rate limits of an email or an IP.
 //!
 //! Every action emits `admin.<action>` naming the account (`user_id`) and the acting token
 //! (`actor`: its fingerprint, never the token).
@@ -9,7 +9,7 @@
 //! Listing walks the account index of `store::admin` (why an index and not `SCAN`: see there);
 //! the cursor handed out is opaque: base64url of `<shard>:<last id>`.
 //!
-//! Imports `ops::common` and `ops::mail` only among the operations; never the HTTP library, the
+//! Imports `ops::common`, `ops::mail` and `ops::lock` only among the operations; never the HTTP library, the
 //! request type, the adapters or the router.
 
 use base64::Engine;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::ops::common;
+use crate::ops::lock;
 use crate::ops::mail::{Mailed, send_ticket};
 use crate::store::admin::{AccountSummary, INDEX_SHARDS, IndexCursor};
 use crate::store::events::{Event, EventKind};
@@ -44,7 +45,11 @@ pub enum RateSubject<'a> {
 
 /// The account with this (normalized) email.
 pub async fn find_by_email(app: &App, email: &str) -> ApiResult<AccountSummary> {
-    let account = app.store.find_by_email(email).await?.ok_or(Error::NotFound)?;
+    let account = app
+        .store
+        .find_by_email(email)
+        .await?
+        .ok_or(Error::NotFound)?;
     summary(app, account.id).await
 }
 
@@ -98,6 +103,28 @@ pub fn decode_cursor(s: &str) -> Option<IndexCursor> {
     Some(IndexCursor { shard, after })
 }
 
+/// Locks the account for `reason`: every session ends at once, sign-ins are refused.
+pub async fn lock_account(
+    app: &App,
+    id: Uuid,
+    reason: &str,
+    actor: &str,
+    now_ms: u64,
+) -> ApiResult<()> {
+    if !lock::lock(app, id, reason, now_ms).await? {
+        return Err(Error::NotFound);
+    }
+    emit_admin(app, EventKind::AdminLock, Some(id), None, actor, now_ms).await
+}
+
+/// Unlocks the account.
+pub async fn unlock_account(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResult<()> {
+    if !lock::unlock(app, id, now_ms).await? {
+        return Err(Error::NotFound);
+    }
+    emit_admin(app, EventKind::AdminUnlock, Some(id), None, actor, now_ms).await
+}
+
 /// Revokes every session family of the account.
 pub async fn sign_out(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResult<()> {
     let account = app.store.account(id).await?.ok_or(Error::NotFound)?;
@@ -109,7 +136,15 @@ pub async fn sign_out(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResul
         now_ms,
     ))
     .await?;
-    emit_admin(app, EventKind::AdminSignOut, Some(id), Some(&account.email), actor, now_ms).await
+    emit_admin(
+        app,
+        EventKind::AdminSignOut,
+        Some(id),
+        Some(&account.email),
+        actor,
+        now_ms,
+    )
+    .await
 }
 
 /// Activates the account without a ticket.
@@ -127,7 +162,15 @@ pub async fn activate(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResul
         ))
         .await?;
     }
-    emit_admin(app, EventKind::AdminActivate, Some(id), Some(&account.email), actor, now_ms).await
+    emit_admin(
+        app,
+        EventKind::AdminActivate,
+        Some(id),
+        Some(&account.email),
+        actor,
+        now_ms,
+    )
+    .await
 }
 
 /// Sends the account a password reset: `password.reset_requested` with a fresh ticket, as if
@@ -143,7 +186,15 @@ pub async fn reset(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResult<(
         now_ms,
     )
     .await?;
-    emit_admin(app, EventKind::AdminReset, Some(id), Some(&account.email), actor, now_ms).await
+    emit_admin(
+        app,
+        EventKind::AdminReset,
+        Some(id),
+        Some(&account.email),
+        actor,
+        now_ms,
+    )
+    .await
 }
 
 /// Deletes the account and everything it owns, as its owner's removal does (and emits
@@ -158,7 +209,15 @@ pub async fn delete(app: &App, id: Uuid, actor: &str, now_ms: u64) -> ApiResult<
         now_ms,
     ))
     .await?;
-    emit_admin(app, EventKind::AdminDelete, Some(id), Some(&account.email), actor, now_ms).await
+    emit_admin(
+        app,
+        EventKind::AdminDelete,
+        Some(id),
+        Some(&account.email),
+        actor,
+        now_ms,
+    )
+    .await
 }
 
 /// Clears every rate-limit counter keyed by `subject`. The event names the account when the
@@ -182,7 +241,15 @@ pub async fn unthrottle(
         RateSubject::Email(email) => Some(email),
         RateSubject::Ip(_) => None,
     };
-    emit_admin(app, EventKind::AdminUnthrottle, account, email, actor, now_ms).await
+    emit_admin(
+        app,
+        EventKind::AdminUnthrottle,
+        account,
+        email,
+        actor,
+        now_ms,
+    )
+    .await
 }
 
 /// Emits an `admin.*` event with its actor.

@@ -80,7 +80,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut inv = self.scripts().account_index.key(self.keys().account_index(shard));
+        let mut inv = self
+            .scripts()
+            .account_index
+            .key(self.keys().account_index(shard));
         inv.arg(if add { "add" } else { "remove" });
         for id in ids {
             inv.arg(id.to_string());
@@ -180,7 +183,10 @@ impl Store {
 
     /// The summaries of `ids`, in order (None for a missing or provisional account): one pipeline
     /// per account on its own slot, the pipelines sent concurrently.
-    pub async fn account_summaries(&self, ids: &[Uuid]) -> StoreResult<Vec<Option<AccountSummary>>> {
+    pub async fn account_summaries(
+        &self,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<Option<AccountSummary>>> {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, id) in ids.iter().copied().enumerate() {
             let store = self.clone();

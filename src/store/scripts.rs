@@ -51,6 +51,8 @@ scripts! {
     account_create,
     account_confirm,
     account_remove,
+    account_lock,
+    account_unlock,
     email_claim,
     email_release,
     email_release_account,
@@ -156,6 +158,7 @@ mod tests {
             .collect();
         let expected: HashMap<&str, Vec<usize>> = [
             ("account_remove", vec![1, 2]),
+            ("account_lock", vec![1, 2]),
             ("mfa_ticket_create", vec![3]),
             ("password_change", vec![4, 5]),
             ("session_create", vec![5]),

@@ -86,7 +86,10 @@ fn every_admin_call() -> Vec<(Method, String)> {
     let id = Uuid::new_v4();
     let mut calls = vec![
         (Method::GET, "/admin/accounts".to_owned()),
-        (Method::GET, "/admin/accounts?email=a@example.com".to_owned()),
+        (
+            Method::GET,
+            "/admin/accounts?email=a@example.com".to_owned(),
+        ),
         (Method::GET, format!("/admin/accounts/{id}")),
         (Method::DELETE, format!("/admin/accounts/{id}")),
         (Method::DELETE, "/admin/rate-limits?ip=127.0.0.1".to_owned()),
@@ -110,7 +113,10 @@ async fn admin_api_is_off_without_token_files() {
         }
     }
     // Metrics and probes stay open as before.
-    assert_eq!(s.send(s.http.get(s.admin_url("/metrics"))).await.status, 200);
+    assert_eq!(
+        s.send(s.http.get(s.admin_url("/metrics"))).await.status,
+        200
+    );
     assert_eq!(s.send(s.http.get(s.admin_url("/readyz"))).await.status, 200);
 }
 
@@ -146,7 +152,12 @@ async fn admin_api_needs_one_of_the_tokens() {
     let r = admin(s, Method::PUT, "/admin/accounts").await;
     assert_error(&r, 405, "method_not_allowed");
     assert_eq!(r.header("allow").as_deref(), Some("GET"));
-    let r = admin(s, Method::POST, &format!("/admin/accounts/{}", Uuid::new_v4())).await;
+    let r = admin(
+        s,
+        Method::POST,
+        &format!("/admin/accounts/{}", Uuid::new_v4()),
+    )
+    .await;
     assert_eq!(r.header("allow").as_deref(), Some("GET, DELETE"));
 }
 
@@ -157,7 +168,11 @@ async fn admin_api_never_answers_on_the_public_port() {
     s.create_account("public@example.com").await;
     for (method, path) in every_admin_call() {
         let r = s
-            .send(s.http.request(method.clone(), s.url(&path)).bearer_auth(TOKEN))
+            .send(
+                s.http
+                    .request(method.clone(), s.url(&path))
+                    .bearer_auth(TOKEN),
+            )
             .await;
         assert_error(&r, 404, "not_found");
     }
@@ -172,7 +187,9 @@ async fn rotated_out_admin_tokens_stop_working_after_a_restart() {
     let s = TestServer::with(&[("EDGEAUTH_ADMIN_TOKEN_FILES", &files)]).await;
     for token in [TOKEN, SECOND] {
         assert_eq!(
-            call(&s, Method::GET, "/admin/accounts", Some(token)).await.status,
+            call(&s, Method::GET, "/admin/accounts", Some(token))
+                .await
+                .status,
             200
         );
     }
@@ -186,7 +203,9 @@ async fn rotated_out_admin_tokens_stop_working_after_a_restart() {
         "invalid_token",
     );
     assert_eq!(
-        call(&s, Method::GET, "/admin/accounts", Some(SECOND)).await.status,
+        call(&s, Method::GET, "/admin/accounts", Some(SECOND))
+            .await
+            .status,
         200
     );
     // A token shorter than 32 characters refuses to start (exit status 2).
@@ -210,7 +229,12 @@ async fn admin_finds_and_shows_account_summaries() {
     let s = &a.s;
     let email = "summary@example.com";
     s.signed_in(email).await;
-    let r = admin(s, Method::GET, "/admin/accounts?email=%20Summary@Example.com").await;
+    let r = admin(
+        s,
+        Method::GET,
+        "/admin/accounts?email=%20Summary@Example.com",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let found = r.json();
     let id = found["id"].as_str().unwrap().to_owned();
@@ -222,11 +246,12 @@ async fn admin_finds_and_shows_account_summaries() {
     assert_eq!(found["passkeys"], 0);
     assert_eq!(found["sessions"], 1);
     let created = found["created_at"].as_u64().unwrap();
-    assert!(created <= now_ms() && created > now_ms() - 60_000, "{found}");
     assert!(
-        found["last_login_at"].is_null() || found["last_login_at"].as_u64().is_some(),
+        created <= now_ms() && created > now_ms() - 60_000,
         "{found}"
     );
+    let last_login = found["last_login_at"].as_u64().unwrap();
+    assert!(last_login >= created && last_login <= now_ms(), "{found}");
     let shown = admin(s, Method::GET, &format!("/admin/accounts/{id}")).await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.json(), found);
@@ -242,11 +267,20 @@ async fn admin_finds_and_shows_account_summaries() {
         "invalid_email",
     );
     assert_error(
-        &admin(s, Method::GET, &format!("/admin/accounts/{}", Uuid::new_v4())).await,
+        &admin(
+            s,
+            Method::GET,
+            &format!("/admin/accounts/{}", Uuid::new_v4()),
+        )
+        .await,
         404,
         "not_found",
     );
-    for bad in ["nope", "0B5F1C9E-8F0E-4A57-9D53-6F7F2B0A1C2D", "0b5f1c9e8f0e4a579d536f7f2b0a1c2d"] {
+    for bad in [
+        "nope",
+        "0B5F1C9E-8F0E-4A57-9D53-6F7F2B0A1C2D",
+        "0b5f1c9e8f0e4a579d536f7f2b0a1c2d",
+    ] {
         assert_error(
             &admin(s, Method::GET, &format!("/admin/accounts/{bad}")).await,
             400,
@@ -258,21 +292,33 @@ async fn admin_finds_and_shows_account_summaries() {
             "invalid_request",
         );
     }
-    for query in ["limit=0", "limit=1001", "limit=x", "cursor=garbage", "cursor=MTY6"] {
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "cursor=garbage",
+        "cursor=MTY6",
+    ] {
         assert_error(
             &admin(s, Method::GET, &format!("/admin/accounts?{query}")).await,
             400,
             "invalid_request",
         );
     }
-    let page = admin(s, Method::GET, "/admin/accounts?limit=1000").await.json();
+    let page = admin(s, Method::GET, "/admin/accounts?limit=1000")
+        .await
+        .json();
     assert_eq!(page["accounts"].as_array().unwrap().len(), 1);
     assert_eq!(page["accounts"][0], found);
     assert_eq!(page["next_cursor"], Value::Null);
 }
 
 /// The admin events of `kind`, checked to carry `actor` = the fingerprint of `token`.
-fn admin_events(s: &TestServer, kind: &str, token: &str) -> Vec<std::collections::HashMap<String, String>> {
+fn admin_events(
+    s: &TestServer,
+    kind: &str,
+    token: &str,
+) -> Vec<std::collections::HashMap<String, String>> {
     let events = s.redis.events_of(kind);
     for e in &events {
         assert_eq!(e.get("actor"), Some(&fingerprint(token)), "{kind}: {e:?}");
@@ -287,7 +333,12 @@ async fn admin_actions_sign_out_activate_reset_delete() {
     let missing = Uuid::new_v4();
     for action in ["sign-out", "activate", "reset"] {
         assert_error(
-            &admin(s, Method::POST, &format!("/admin/accounts/{missing}/{action}")).await,
+            &admin(
+                s,
+                Method::POST,
+                &format!("/admin/accounts/{missing}/{action}"),
+            )
+            .await,
             404,
             "not_found",
         );
@@ -309,7 +360,9 @@ async fn admin_actions_sign_out_activate_reset_delete() {
         let r = s.post_cookie("/auth/token/refresh", &token).await;
         assert_eq!(r.status, 401, "{}", r.text);
     }
-    let summary = admin(s, Method::GET, &format!("/admin/accounts/{id}")).await.json();
+    let summary = admin(s, Method::GET, &format!("/admin/accounts/{id}"))
+        .await
+        .json();
     assert_eq!(summary["sessions"], 0);
     let events = admin_events(s, "admin.sign_out", TOKEN);
     assert_eq!(events.len(), 1);
@@ -318,7 +371,10 @@ async fn admin_actions_sign_out_activate_reset_delete() {
     // activate: without a ticket.
     let pending = "pending@example.com";
     let r = s
-        .post("/auth/register", json!({"email": pending, "password": PASSWORD}))
+        .post(
+            "/auth/register",
+            json!({"email": pending, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, 204);
     assert_error(&login(s, pending, PASSWORD).await, 403, "account_inactive");
@@ -353,7 +409,11 @@ async fn admin_actions_sign_out_activate_reset_delete() {
     // delete: as self-removal.
     let r = admin(s, Method::DELETE, &format!("/admin/accounts/{id}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    assert_error(&login(s, email, "a brand new passphrase").await, 401, "invalid_credentials");
+    assert_error(
+        &login(s, email, "a brand new passphrase").await,
+        401,
+        "invalid_credentials",
+    );
     assert_error(
         &admin(s, Method::GET, &format!("/admin/accounts/{id}")).await,
         404,
@@ -364,7 +424,12 @@ async fn admin_actions_sign_out_activate_reset_delete() {
         404,
         "not_found",
     );
-    assert!(s.redis.events_of("account.removed").iter().any(|e| e["user_id"] == id));
+    assert!(
+        s.redis
+            .events_of("account.removed")
+            .iter()
+            .any(|e| e["user_id"] == id)
+    );
     let events = admin_events(s, "admin.delete", TOKEN);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["user_id"], id);
@@ -403,7 +468,12 @@ async fn unthrottle_lets_a_rate_limited_email_log_in_again() {
         assert_eq!(login(s, email, "wrong password").await.status, 401);
     }
     assert_eq!(login(s, email, PASSWORD).await.status, 429);
-    let r = admin(s, Method::DELETE, "/admin/rate-limits?email=Throttled@example.com").await;
+    let r = admin(
+        s,
+        Method::DELETE,
+        "/admin/rate-limits?email=Throttled@example.com",
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(login(s, email, PASSWORD).await.status, 200);
     let events = admin_events(s, "admin.unthrottle", TOKEN);
@@ -418,7 +488,12 @@ async fn unthrottle_lets_a_rate_limited_email_log_in_again() {
     assert_eq!(login(s, email, PASSWORD).await.status, 200);
     assert_eq!(admin_events(s, "admin.unthrottle", TOKEN).len(), 2);
 
-    for query in ["", "?email=a@example.com&ip=127.0.0.1", "?ip=not-an-ip", "?email=nope"] {
+    for query in [
+        "",
+        "?email=a@example.com&ip=127.0.0.1",
+        "?ip=not-an-ip",
+        "?email=nope",
+    ] {
         let r = admin(s, Method::DELETE, &format!("/admin/rate-limits{query}")).await;
         assert_eq!(r.status, 400, "{query}: {}", r.text);
     }
@@ -472,7 +547,11 @@ async fn walk(s: &TestServer) -> Vec<String> {
         let page = r.json();
         let accounts = page["accounts"].as_array().unwrap();
         assert!(accounts.len() <= 1000);
-        ids.extend(accounts.iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        ids.extend(
+            accounts
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => return ids,
@@ -567,4 +646,88 @@ async fn accounts_made_before_the_index_are_backfilled() {
     let seen = walk(s).await;
     assert_eq!(seen.len(), 40);
     assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_lock_and_unlock() {
+    let a = admin_server(&[]).await;
+    let s = &a.s;
+    let email = "locked@example.com";
+    let (_, refresh) = s.signed_in(email).await;
+    let id = account_id(s, email).await;
+    let missing = Uuid::new_v4();
+    assert_error(
+        &admin_json(
+            s,
+            &format!("/admin/accounts/{missing}/lock"),
+            json!({"reason": "x"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &admin(
+            s,
+            Method::POST,
+            &format!("/admin/accounts/{missing}/unlock"),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    // The reason is required.
+    for body in [json!({}), json!({"reason": 7})] {
+        assert_error(
+            &admin_json(s, &format!("/admin/accounts/{id}/lock"), body).await,
+            400,
+            "invalid_request",
+        );
+    }
+    assert_error(
+        &admin(s, Method::POST, &format!("/admin/accounts/{id}/lock")).await,
+        400,
+        "invalid_request",
+    );
+
+    let r = admin_json(
+        s,
+        &format!("/admin/accounts/{id}/lock"),
+        json!({"reason": "chargeback fraud"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let summary = admin(s, Method::GET, &format!("/admin/accounts/{id}"))
+        .await
+        .json();
+    assert_eq!(summary["locked"], true);
+    assert_eq!(summary["locked_reason"], "chargeback fraud");
+    assert_eq!(summary["sessions"], 0);
+    assert_error(&login(s, email, PASSWORD).await, 403, "account_locked");
+    assert_error(
+        &s.post_cookie("/auth/token/refresh", &refresh).await,
+        403,
+        "account_locked",
+    );
+    let events = admin_events(s, "admin.lock", TOKEN);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["user_id"], id);
+
+    let r = call(
+        s,
+        Method::POST,
+        &format!("/admin/accounts/{id}/unlock"),
+        Some(SECOND),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let summary = admin(s, Method::GET, &format!("/admin/accounts/{id}"))
+        .await
+        .json();
+    assert_eq!(summary["locked"], false);
+    assert_eq!(summary["locked_reason"], Value::Null);
+    assert_eq!(login(s, email, PASSWORD).await.status, 200);
+    let events = admin_events(s, "admin.unlock", SECOND);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["user_id"], id);
 }
