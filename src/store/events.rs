@@ -260,6 +260,13 @@ mod tests {
             PasskeyRemoved,
             PasskeyLogin,
             PasskeyCloned,
+            AdminLock,
+            AdminUnlock,
+            AdminSignOut,
+            AdminActivate,
+            AdminReset,
+            AdminDelete,
+            AdminUnthrottle,
         ];
         for kind in &all {
             match kind {
@@ -282,7 +289,14 @@ mod tests {
                 | PasskeyAdded
                 | PasskeyRemoved
                 | PasskeyLogin
-                | PasskeyCloned => {}
+                | PasskeyCloned
+                | AdminLock
+                | AdminUnlock
+                | AdminSignOut
+                | AdminActivate
+                | AdminReset
+                | AdminDelete
+                | AdminUnthrottle => {}
             }
         }
         all
