@@ -10,6 +10,8 @@
 //! - `account`     — register, activate, forgot, remove
 //! - `admin_api`   — the admin API: tokens, every endpoint, admin events, listing every account
 //!   exactly once (also on a Redis Cluster)
+//! - `admin_cli`   — `edgeauth admin <verb>` (the binary) against the admin API: every verb,
+//!   `--json`, exit statuses 0/1/2
 //! - `account_lock` — a lock ends every session and refuses every sign-in (API, HBP, portal,
 //!   passkeys, MFA steps, refresh, edge cookie); unlock; logins racing a lock
 //! - `password_policy` — weak passwords refused at register, reset and change (JSON and portal)
@@ -70,6 +72,8 @@ mod account;
 mod account_lock;
 #[path = "integration/admin_api.rs"]
 mod admin_api;
+#[path = "integration/admin_cli.rs"]
+mod admin_cli;
 #[path = "integration/browser.rs"]
 mod browser;
 #[path = "integration/cluster.rs"]
