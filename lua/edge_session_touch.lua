@@ -11,6 +11,7 @@
 --   "renewed"  alive, and edge_at, last_used_at and the TTLs were renewed
 --   "gone"     no such family, one no browser sign-in made, idle too long or
 --              past its absolute lifetime (both then deleted), or no account
+--              or a locked one (the family is then deleted too)
 local cur = redis.call('HMGET', KEYS[1], 'edge_at', 'created_at', 'auth_time', 'amr')
 if not cur[1] then
   if not cur[2] then
@@ -21,8 +22,9 @@ end
 local now, idle = tonumber(ARGV[2]), tonumber(ARGV[3])
 local edge_at = tonumber(cur[1])
 local deadline = tonumber(cur[2] or '0') + tonumber(ARGV[4])
-local email = redis.call('HGET', KEYS[3], 'email')
-if now - edge_at >= idle or now >= deadline or not email then
+local account = redis.call('HMGET', KEYS[3], 'email', 'locked')
+local email = account[1]
+if now - edge_at >= idle or now >= deadline or not email or account[2] == '1' then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'gone', '', 0, 0}

@@ -14,7 +14,8 @@
 -- ARGV[6]  credential version the password was checked under
 -- Returns  1 when created; 0 when the account is missing or not ready, or its
 --          credential version (field cv, absent = 0) is no longer ARGV[6] (the
---          password was reset or changed after it was checked).
+--          password was reset or changed after it was checked), or when the
+--          account is locked (field locked = "1").
 --
 -- Record: purpose "mfa", attempts 0 (wrong codes so far), cv (the credential
 -- version, so the second step starts its session only under the same one).
@@ -23,8 +24,8 @@
 -- evicted oldest first with their records. A key left by an older version
 -- as a plain set is dropped (its tickets were issued under the same or an
 -- older credential version and expire within the TTL).
-local account = redis.call('HMGET', KEYS[1], 'ready', 'cv')
-if account[1] ~= '1' or (account[2] or '0') ~= ARGV[6] then
+local account = redis.call('HMGET', KEYS[1], 'ready', 'cv', 'locked')
+if account[1] ~= '1' or (account[2] or '0') ~= ARGV[6] or account[3] == '1' then
   return 0
 end
 local kind = redis.call('TYPE', KEYS[3])

@@ -5,9 +5,10 @@
 -- ARGV[1]  credential id (base64url)
 -- ARGV[2]  record (JSON)
 -- ARGV[3]  cap: passkeys an account may have
--- Returns  1 stored; 0 the account does not exist; -1 the cap is reached; -2 this credential is
+-- Returns  1 stored; 0 the account does not exist or is locked (a registration begun before
+--          the lock finishes nothing); -1 the cap is reached; -2 this credential is
 --          already registered to the account
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'locked') == '1' then
   return 0
 end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then

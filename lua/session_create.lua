@@ -20,7 +20,10 @@
 -- Returns  1 when created; 0 when the account is missing or not ready, or its
 --          credential version (field cv, absent = 0) is no longer ARGV[9]: a
 --          password reset or change landed after the credentials were checked,
---          and a sign-in with the old ones must not end in a session.
+--          and a sign-in with the old ones must not end in a session;
+--          -1 when the account is locked (field locked = "1").
+--
+-- A created session also records the account's last_login_at (ARGV[1]).
 --
 -- The TTL is the idle lifetime capped by the family's absolute lifetime (the
 -- caller passes the smaller); the index's TTL only ever grows here, so it
@@ -28,8 +31,14 @@
 --
 -- Pruning and the cap keep the zset bounded; evicted families lose their hash
 -- too, so their refresh tokens die with them (least recently used goes first).
-local account = redis.call('HMGET', KEYS[1], 'ready', 'cv')
-if account[1] ~= '1' or (account[2] or '0') ~= ARGV[9] then
+local account = redis.call('HMGET', KEYS[1], 'ready', 'cv', 'locked')
+if account[1] ~= '1' then
+  return 0
+end
+if account[3] == '1' then
+  return -1
+end
+if (account[2] or '0') ~= ARGV[9] then
   return 0
 end
 local function drop(family)
@@ -54,6 +63,7 @@ if ARGV[12] == '1' then
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
+redis.call('HSET', KEYS[1], 'last_login_at', ARGV[1])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end

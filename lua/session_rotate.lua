@@ -2,6 +2,7 @@
 --
 -- KEYS[1]  P{A}:session:F
 -- KEYS[2]  P{A}:sessions
+-- KEYS[3]  P{A}:account           (same hash tag: one slot, one round trip)
 -- ARGV[1]  family id F            ARGV[2]  presented generation g
 -- ARGV[3]  now (unix ms)          ARGV[4]  grace (ms; 0 = strict rotation)
 -- ARGV[5]  TTL (ms), renewed on every rotation (sliding expiry)
@@ -15,6 +16,8 @@
 -- Returns  {status, generation, auth_time, amr}, with the current generation c:
 --   g == c                                        -> {"advanced", c+1, t, m}
 --   g == c-1, grace > 0, now - rotated_at <= grace -> {"repeated", c, t, m}  (no change)
+--   the account is locked (field locked = "1"): the family, if any, is
+--   deleted                                        -> {"locked", 0, 0, 0}
 --   family missing, or older than ARGV[6] (then deleted) -> {"unknown", 0, 0, 0}
 --   anything else: the family is deleted          -> {"reused", 0, 0, 0}
 --   where t is the family's auth_time (unix seconds of the credential proof
@@ -23,6 +26,11 @@
 --
 -- "repeated" lets concurrent refreshes with one token (two tabs, a retry) all
 -- get the same successor while the family advances only once.
+if redis.call('HGET', KEYS[3], 'locked') == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {'locked', 0, 0, 0}
+end
 local cur = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'created_at', 'auth_time', 'amr',
   'edge_at')
 if not cur[1] then

@@ -66,6 +66,9 @@ pub struct Inner {
     /// The passkeys' relying party (WebAuthn), built once; None when passkeys are off (no
     /// `EDGEAUTH_WEBAUTHN_RP_ID`), and their endpoints answer 404.
     pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// The admin API's tokens (`EDGEAUTH_ADMIN_TOKEN_FILES`), as SHA-256 digests; empty: the
+    /// admin API is off (404).
+    pub admin_tokens: Vec<[u8; 32]>,
     /// Says once when a proxy nobody trusts seems to front this replica.
     pub(crate) proxy_hint: crate::server::ProxyHint,
     draining: AtomicBool,
@@ -108,6 +111,42 @@ pub(crate) fn read_files(var: &str, files: &[PathBuf]) -> Result<Vec<String>, Bu
             })
         })
         .collect()
+}
+
+/// Shortest admin token accepted.
+pub const ADMIN_TOKEN_MIN_LEN: usize = 32;
+
+/// The SHA-256 digests of the admin tokens in the contents of the token files: one token a line,
+/// blank lines and `#` comments ignored, each at least [`ADMIN_TOKEN_MIN_LEN`] characters. Only
+/// digests are kept, so requests are checked by comparing digests in constant time.
+pub(crate) fn admin_token_digests(files: &[String]) -> Result<Vec<[u8; 32]>, BuildError> {
+    let mut digests = Vec::new();
+    for line in files.iter().flat_map(|f| f.lines()) {
+        let token = line.trim();
+        if token.is_empty() || token.starts_with('#') {
+            continue;
+        }
+        if token.chars().count() < ADMIN_TOKEN_MIN_LEN {
+            return Err(BuildError::Config(format!(
+                "EDGEAUTH_ADMIN_TOKEN_FILES: a token is shorter than {ADMIN_TOKEN_MIN_LEN} characters"
+            )));
+        }
+        digests.push(admin_token_digest(token));
+    }
+    if digests.is_empty() && !files.is_empty() {
+        return Err(BuildError::Config(
+            "EDGEAUTH_ADMIN_TOKEN_FILES: the files hold no token".into(),
+        ));
+    }
+    Ok(digests)
+}
+
+/// SHA-256 of an admin token.
+pub fn admin_token_digest(token: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// What a verified access token says, as the verification cache keeps it.
@@ -191,6 +230,11 @@ impl App {
         }
         .map_err(|e| BuildError::Config(format!("EDGEAUTH_JWT_KEY_FILES: {e}")))?;
 
+        let admin_tokens = admin_token_digests(&read_files(
+            "EDGEAUTH_ADMIN_TOKEN_FILES",
+            &config.admin_token_files,
+        )?)?;
+
         let metrics =
             Metrics::new().map_err(|e| BuildError::Other(format!("metrics registry: {e}")))?;
         let hasher = Hasher::new(
@@ -222,6 +266,7 @@ impl App {
             portal,
             webauthn,
             config,
+            admin_tokens,
             proxy_hint: crate::server::ProxyHint::new(),
             draining: AtomicBool::new(false),
         })))

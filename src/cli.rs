@@ -1,6 +1,7 @@
 //! The command line: `edgeauth serve [--dev] [flags]`,
-//! `edgeauth keygen [--data-key] [--out FILE]` and `edgeauth rekey [flags]`
-//! (re-seal secrets after a data key rotation, see `rekey`). Builds the clap command from
+//! `edgeauth keygen [--data-key | --admin-token] [--out FILE]`, `edgeauth rekey [flags]`
+//! (re-seal secrets after a data key rotation, see `rekey`) and `edgeauth admin <verb>`
+//! (the admin API from a shell, see `admin_cli`). Builds the clap command from
 //! the settings table of `config`, wires logging, the runtime, signals and
 //! the throwaway Redis of `--dev`, and returns the process exit code
 //! (2 for a bad setting, 1 when the server cannot start).
@@ -36,12 +37,19 @@ fn command() -> Command {
     ));
     let keygen =
         Command::new("keygen")
-            .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key")
+            .about("Write a new Ed25519 signing key (PKCS#8 PEM), or a data key with --data-key, or an admin token with --admin-token")
             .arg(
                 Arg::new("data-key")
                     .long("data-key")
                     .action(ArgAction::SetTrue)
                     .help("Write a 32-byte data key (base64) instead of a signing key"),
+            )
+            .arg(
+                Arg::new("admin-token")
+                    .long("admin-token")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with("data-key")
+                    .help("Write an admin API token (32 random bytes, base64url) instead of a signing key"),
             )
             .arg(Arg::new("out").long("out").value_name("FILE").help(
                 "Write to FILE (created with mode 0600, never overwritten) instead of stdout",
@@ -54,6 +62,7 @@ fn command() -> Command {
         .subcommand(serve)
         .subcommand(keygen)
         .subcommand(rekey)
+        .subcommand(crate::admin_cli::command())
 }
 
 /// Every setting of the table as a flag mirrored by its variable.
@@ -95,15 +104,18 @@ pub fn run() -> ExitCode {
         Some(("serve", m)) => serve(m),
         Some(("keygen", m)) => keygen(m),
         Some(("rekey", m)) => rekey_command(m),
+        Some(("admin", m)) => crate::admin_cli::run(m),
         _ => ExitCode::from(2),
     }
 }
 
 fn keygen(m: &ArgMatches) -> ExitCode {
-    let key = if m.get_flag("data-key") {
-        generate_data_key_base64()
+    let key = if m.get_flag("admin-token") {
+        crate::admin_cli::generate_token()
+    } else if m.get_flag("data-key") {
+        generate_data_key_base64().map_err(|e| e.to_string())
     } else {
-        generate_pkcs8_pem()
+        generate_pkcs8_pem().map_err(|e| e.to_string())
     };
     let key = match key {
         Ok(key) => key,

@@ -45,6 +45,7 @@ const fn setting(
 pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_LISTEN", "listen", Some("0.0.0.0:8080"), "Public API address (--dev: 127.0.0.1:8080)"),
     setting("EDGEAUTH_ADMIN_LISTEN", "admin-listen", Some("0.0.0.0:9090"), "Admin address (/healthz, /readyz, /metrics; --dev: 127.0.0.1:9090)"),
+    setting("EDGEAUTH_ADMIN_TOKEN_FILES", "admin-token-files", None, "Files of admin API tokens, comma-separated, one token a line (at least 32 characters; blank lines and # comments ignored); unset: the admin API (/admin/ on the admin address) answers 404"),
     setting("EDGEAUTH_REDIS_URL", "redis-url", Some("redis://127.0.0.1:6379"), "Redis URL (with --dev and no URL: a throwaway redis-server)"),
     setting("EDGEAUTH_REDIS_CLUSTER_NODES", "redis-cluster-nodes", None, "Redis Cluster seed node URLs, comma-separated; when set, edgeauth uses the cluster and ignores EDGEAUTH_REDIS_URL"),
     setting("EDGEAUTH_REDIS_PREFIX", "redis-prefix", Some("edgeauth:"), "Prefix of every Redis key"),
@@ -90,6 +91,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("EDGEAUTH_HASH_QUEUE", "hash-queue", Some("64"), "Password hashes allowed to wait; past it: 503"),
     setting("EDGEAUTH_PASSWORD_MIN_LENGTH", "password-min-length", Some("6"), "Shortest password accepted (6-128)"),
     setting("EDGEAUTH_PASSWORD_MAX_LENGTH", "password-max-length", Some("128"), "Longest password accepted (6-128)"),
+    setting("EDGEAUTH_PASSWORD_MIN_SCORE", "password-min-score", Some("2"), "Weakest new password accepted: zxcvbn score 0-4 (0 = off)"),
     setting("EDGEAUTH_MFA_ISSUER", "mfa-issuer", Some("edgeauth"), "Issuer shown by authenticator apps"),
     setting("EDGEAUTH_MFA_LOGIN_TICKET_TTL", "mfa-login-ticket-ttl", Some("5m"), "How long the ticket of a password-verified login waits for its second factor"),
     setting("EDGEAUTH_RATE_LOGIN_PER_EMAIL", "rate-login-per-email", Some("10/15m"), "Failed logins allowed per email (N/DURATION, or off)"),
@@ -306,6 +308,8 @@ pub struct Config {
     pub dev: bool,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    /// Files of admin API tokens (read by `App::build`); empty: the admin API is off.
+    pub admin_token_files: Vec<PathBuf>,
     pub redis: RedisTarget,
     /// Seed nodes of a Redis Cluster; when non-empty they are used instead of `redis`.
     pub redis_cluster_nodes: Vec<String>,
@@ -366,6 +370,8 @@ pub struct Config {
     pub hash_queue: usize,
     pub password_min_length: usize,
     pub password_max_length: usize,
+    /// Lowest zxcvbn score (0-4) of a new password; 0 turns the check off.
+    pub password_min_score: u8,
     pub mfa_issuer: String,
     /// How long the ticket of a password-verified login waits for its
     /// second factor.
@@ -824,6 +830,11 @@ impl Config {
             dev,
             listen: listen_addr,
             admin_listen: listen("EDGEAUTH_ADMIN_LISTEN", "127.0.0.1:9090")?,
+            admin_token_files: r
+                .list("EDGEAUTH_ADMIN_TOKEN_FILES")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             redis,
             redis_cluster_nodes,
             redis_prefix: r.string("EDGEAUTH_REDIS_PREFIX")?,
@@ -892,6 +903,7 @@ impl Config {
             hash_queue: r.bounded("EDGEAUTH_HASH_QUEUE", 0, 100_000)? as usize,
             password_min_length,
             password_max_length,
+            password_min_score: r.bounded("EDGEAUTH_PASSWORD_MIN_SCORE", 0, 4)? as u8,
             mfa_issuer: r.string("EDGEAUTH_MFA_ISSUER")?,
             mfa_login_ticket_ttl: positive_duration("EDGEAUTH_MFA_LOGIN_TICKET_TTL")?,
             rate_limits: RateLimits {

@@ -18,8 +18,13 @@ pub enum Error {
     InvalidRequest(String),
     InvalidEmail,
     InvalidPassword,
+    /// A new password the strength check refused (`EDGEAUTH_PASSWORD_MIN_SCORE`): the same
+    /// `invalid_password`, with a message saying why.
+    WeakPassword(String),
     InvalidCredentials,
     AccountInactive,
+    /// An administrator locked the account: no session starts or continues.
+    AccountLocked,
     InvalidTicket,
     InvalidCode,
     /// A TOTP code of a time step already accepted for the account: the
@@ -84,6 +89,7 @@ impl Error {
                 "invalid_password",
                 "The password is too short or too long.",
             ),
+            WeakPassword(m) => (StatusCode::BAD_REQUEST, "invalid_password", m.as_str()),
             InvalidCredentials => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -93,6 +99,11 @@ impl Error {
                 StatusCode::FORBIDDEN,
                 "account_inactive",
                 "The account is not activated yet.",
+            ),
+            AccountLocked => (
+                StatusCode::FORBIDDEN,
+                "account_locked",
+                "This account is locked.",
             ),
             InvalidTicket => (
                 StatusCode::UNAUTHORIZED,

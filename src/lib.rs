@@ -10,6 +10,7 @@
 //!                   └─ Result<Response, Error> → error (the one mapping)
 //! ```
 
+pub mod admin_cli;
 pub mod api;
 pub mod app;
 pub mod auth;

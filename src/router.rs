@@ -37,6 +37,19 @@
 //! | GET, HEAD   | /.well-known/jwks.json          | jwks::jwks                           |
 //! | GET, HEAD   | /healthz, /readyz (both ports)  | health::healthz, health::readyz      |
 //! | GET, HEAD   | /metrics (admin port only)      | health::metrics                      |
+//! | GET         | /admin/accounts                 | admin::accounts (admin port only)    |
+//! | GET, DELETE | /admin/accounts/{id}            | admin::account, admin::delete        |
+//! | POST        | /admin/accounts/{id}/lock       | admin::lock                          |
+//! | POST        | /admin/accounts/{id}/unlock     | admin::unlock                        |
+//! | POST        | /admin/accounts/{id}/sign-out   | admin::sign_out                      |
+//! | POST        | /admin/accounts/{id}/activate   | admin::activate                      |
+//! | POST        | /admin/accounts/{id}/reset      | admin::reset                         |
+//! | DELETE      | /admin/rate-limits              | admin::unthrottle                    |
+//!
+//! The admin rows (`/admin/`, admin listener only) have a path parameter:
+//! `/admin/accounts/<id>[/<action>]` is matched to its `{id}` row by
+//! [`admin_template`] before the table is read (the adapter parses the id:
+//! `400` when it is not a UUID), so `405` + `Allow` work as for any row.
 //!
 //! `/auth/verify/<anything>` with any method is also `verify::verify`, and
 //! `/auth/forward-auth/<anything>` `verify::forward_auth`: the shape of
@@ -102,7 +115,7 @@
 use hyper::Method;
 
 use crate::api::compat;
-use crate::api::{account, email, health, jwks, mfa, passkeys, session, verify};
+use crate::api::{account, admin, email, health, jwks, mfa, passkeys, session, verify};
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::http::{Request, Response};
@@ -146,6 +159,14 @@ pub enum Route {
     Healthz,
     Readyz,
     Metrics,
+    AdminAccounts,
+    AdminAccount,
+    AdminLock,
+    AdminUnlock,
+    AdminSignOut,
+    AdminActivate,
+    AdminReset,
+    AdminRateLimits,
     /// A route of the HBP compatibility table ([`COMPAT_ROUTES`]).
     Hbp(HbpRoute),
     /// A page of the sign-in portal ([`PORTAL_ROUTES`]).
@@ -191,6 +212,8 @@ pub struct RouteSpec {
 const POST: &str = "POST";
 const GET: &str = "GET";
 const GET_HEAD: &str = "GET, HEAD";
+const GET_DELETE: &str = "GET, DELETE";
+const DELETE: &str = "DELETE";
 
 const fn spec(route: Route, path: &'static str, allow: &'static str, serves: Serves) -> RouteSpec {
     RouteSpec {
@@ -239,7 +262,43 @@ pub const ROUTES: &[RouteSpec] = &[
     spec(Route::Healthz, "/healthz", GET_HEAD, Serves::Both),
     spec(Route::Readyz, "/readyz", GET_HEAD, Serves::Both),
     spec(Route::Metrics, "/metrics", GET_HEAD, Serves::Admin),
+    spec(Route::AdminAccounts, "/admin/accounts", GET, Serves::Admin),
+    spec(Route::AdminAccount, "/admin/accounts/{id}", GET_DELETE, Serves::Admin),
+    spec(Route::AdminLock, "/admin/accounts/{id}/lock", POST, Serves::Admin),
+    spec(Route::AdminUnlock, "/admin/accounts/{id}/unlock", POST, Serves::Admin),
+    spec(Route::AdminSignOut, "/admin/accounts/{id}/sign-out", POST, Serves::Admin),
+    spec(Route::AdminActivate, "/admin/accounts/{id}/activate", POST, Serves::Admin),
+    spec(Route::AdminReset, "/admin/accounts/{id}/reset", POST, Serves::Admin),
+    spec(Route::AdminRateLimits, "/admin/rate-limits", DELETE, Serves::Admin),
 ];
+
+/// The table row of an admin path naming one account, `/admin/accounts/<id>` or
+/// `/admin/accounts/<id>/<action>` (any non-empty id segment: the adapter checks it): the row's
+/// `{id}` template, or None for any other path.
+pub fn admin_template(listener: Listener, path: &str) -> Option<&'static str> {
+    if listener != Listener::Admin {
+        return None;
+    }
+    let rest = path.strip_prefix("/admin/accounts/")?;
+    let (id, action) = match rest.split_once('/') {
+        Some((id, action)) => (id, Some(action)),
+        None => (rest, None),
+    };
+    if id.is_empty() || action.is_some_and(|a| a.is_empty() || a.contains('/')) {
+        return None;
+    }
+    ROUTES
+        .iter()
+        .filter(|s| s.serves.includes(listener))
+        .find(
+            |s| match (s.path.strip_prefix("/admin/accounts/{id}"), action) {
+                (Some(""), None) => true,
+                (Some(tail), Some(action)) => tail.strip_prefix('/') == Some(action),
+                _ => false,
+            },
+        )
+        .map(|s| s.path)
+}
 
 /// A route of the HBP compatibility table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,6 +484,7 @@ fn find(table: &'static [RouteSpec], listener: Listener, path: &str) -> Option<&
 /// metric label of a `405`: the path is one of ours, only the method is
 /// not), or `None` for an unknown path.
 pub fn template_of(listener: Listener, path: &str, hbp_compat: bool) -> Option<&'static str> {
+    let path = admin_template(listener, path).unwrap_or(path);
     find(ROUTES, listener, path)
         .or_else(|| find(COMPAT_ROUTES, listener, path).filter(|_| hbp_compat))
         .map(|s| s.path)
@@ -455,6 +515,7 @@ pub fn resolve_with(
     {
         return Ok(Route::ForwardAuth);
     }
+    let path = admin_template(listener, path).unwrap_or(path);
     let native = find(ROUTES, listener, path);
     if let Some(compat) = find(COMPAT_ROUTES, listener, path).filter(|_| hbp_compat) {
         return match native {
@@ -512,6 +573,15 @@ pub async fn dispatch(app: &App, route: Route, req: &Request) -> ApiResult<Respo
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
         Route::Metrics => health::metrics(app),
+        Route::AdminAccounts => admin::accounts(app, req).await,
+        Route::AdminAccount if req.method == Method::DELETE => admin::delete(app, req).await,
+        Route::AdminAccount => admin::account(app, req).await,
+        Route::AdminLock => admin::lock(app, req).await,
+        Route::AdminUnlock => admin::unlock(app, req).await,
+        Route::AdminSignOut => admin::sign_out(app, req).await,
+        Route::AdminActivate => admin::activate(app, req).await,
+        Route::AdminReset => admin::reset(app, req).await,
+        Route::AdminRateLimits => admin::unthrottle(app, req).await,
         Route::Hbp(route) => dispatch_hbp(app, route, req).await,
         Route::Portal(route) => dispatch_portal(app, route, req).await,
     }
@@ -629,6 +699,72 @@ mod tests {
     }
 
     #[test]
+    fn admin_paths_with_an_id() {
+        use Listener::*;
+        let id = "0b5f1c9e-8f0e-4a57-9d53-6f7f2b0a1c2d";
+        let at = |m: Method, p: &str| resolve(Admin, &m, p);
+        assert_eq!(
+            at(Method::GET, &format!("/admin/accounts/{id}")).unwrap(),
+            Route::AdminAccount
+        );
+        assert_eq!(
+            at(Method::DELETE, &format!("/admin/accounts/{id}")).unwrap(),
+            Route::AdminAccount
+        );
+        assert_eq!(
+            at(Method::POST, &format!("/admin/accounts/{id}/lock")).unwrap(),
+            Route::AdminLock
+        );
+        assert_eq!(
+            at(Method::POST, &format!("/admin/accounts/{id}/sign-out")).unwrap(),
+            Route::AdminSignOut
+        );
+        assert_eq!(
+            at(Method::GET, "/admin/accounts").unwrap(),
+            Route::AdminAccounts
+        );
+        assert_eq!(
+            at(Method::DELETE, "/admin/rate-limits").unwrap(),
+            Route::AdminRateLimits
+        );
+        assert!(matches!(
+            at(Method::GET, &format!("/admin/accounts/{id}/lock")),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
+        assert!(matches!(
+            at(Method::POST, &format!("/admin/accounts/{id}")),
+            Err(Error::MethodNotAllowed {
+                allow: "GET, DELETE"
+            })
+        ));
+        for path in [
+            "/admin/accounts/".to_owned(),
+            format!("/admin/accounts/{id}/"),
+            format!("/admin/accounts/{id}/nope"),
+            format!("/admin/accounts/{id}/lock/x"),
+            "/admin/nope".to_owned(),
+        ] {
+            assert!(
+                matches!(at(Method::POST, &path), Err(Error::NotFound)),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            template_of(Admin, &format!("/admin/accounts/{id}/reset"), false),
+            Some("/admin/accounts/{id}/reset")
+        );
+        for path in [
+            "/admin/accounts".to_owned(),
+            format!("/admin/accounts/{id}"),
+        ] {
+            assert!(
+                matches!(resolve(Public, &Method::GET, &path), Err(Error::NotFound)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn every_route_is_listed_once_and_served() {
         for (i, spec) in ROUTES.iter().enumerate() {
             assert!(
@@ -638,11 +774,7 @@ mod tests {
                 "{:?} listed twice",
                 spec.route
             );
-            let method = if spec.allow == POST {
-                Method::POST
-            } else {
-                Method::GET
-            };
+            let method = method_of(spec.allow);
             let served = [Listener::Public, Listener::Admin]
                 .into_iter()
                 .any(|l| resolve(l, &method, spec.path).ok() == Some(spec.route));

@@ -292,6 +292,16 @@ async fn handle(
     let portal = portal_route.is_some();
     let route = portal_route
         .unwrap_or_else(|| router::resolve_with(listener, &method, path, app.config.hbp_compat));
+    // Without admin tokens the admin API does not exist: 404 for every path under it, whatever
+    // the method.
+    let route = match route {
+        Err(Error::MethodNotAllowed { .. }) | Ok(_)
+            if app.admin_tokens.is_empty() && path.starts_with(crate::api::admin::ADMIN_PREFIX) =>
+        {
+            Err(Error::NotFound)
+        }
+        route => route,
+    };
     let route_kind = route.as_ref().ok().copied();
     let template = match &route {
         Ok(route) => route.template(),

@@ -8,6 +8,14 @@
 //! Index:
 //! - `conventions` — request conventions: 415/400/413/404/405, error bodies, probes, JWKS
 //! - `account`     — register, activate, forgot, remove
+//! - `admin_api`   — the admin API: tokens, every endpoint, admin events, listing every account
+//!   exactly once (also on a Redis Cluster)
+//! - `admin_cli`   — `edgeauth admin <verb>` (the binary) against the admin API: every verb,
+//!   `--json`, exit statuses 0/1/2
+//! - `account_lock` — a lock ends every session and refuses every sign-in (API, HBP, portal,
+//!   passkeys, MFA steps, refresh, edge cookie); unlock; logins racing a lock
+//! - `password_policy` — weak passwords refused at register, reset and change (JSON and portal)
+//!   with the reason; passphrases pass; score 0 turns it off
 //! - `edge_session` — the browser's edge session cookie at /auth/verify and /auth/forward-auth:
 //!   identity and amr headers, mfa=1, sign-in URL and 302, idle and absolute lifetimes, sliding
 //!   renewal's Redis writes, every revocation, amr in JWTs, cookies bound to the data key
@@ -60,6 +68,12 @@ mod support;
 mod abuse;
 #[path = "integration/account.rs"]
 mod account;
+#[path = "integration/account_lock.rs"]
+mod account_lock;
+#[path = "integration/admin_api.rs"]
+mod admin_api;
+#[path = "integration/admin_cli.rs"]
+mod admin_cli;
 #[path = "integration/browser.rs"]
 mod browser;
 #[path = "integration/cluster.rs"]
@@ -106,6 +120,8 @@ mod operations;
 mod operations_startup;
 #[path = "integration/passkeys.rs"]
 mod passkeys;
+#[path = "integration/password_policy.rs"]
+mod password_policy;
 #[path = "integration/portal.rs"]
 mod portal;
 #[path = "integration/portal_passkeys.rs"]

@@ -14,6 +14,7 @@
 //! Adapters never import each other (only `wire`), and never `router`.
 
 pub mod account;
+pub mod admin;
 pub mod compat;
 pub mod email;
 pub mod health;

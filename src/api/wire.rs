@@ -229,13 +229,14 @@ pub fn mfa_required_response(ticket: uuid::Uuid) -> Response {
     )
 }
 
-/// The answer to a failed refresh: the error, and the cookie cleared.
+/// The answer to a failed refresh: the error, and the cookie cleared when the
+/// token will never work again (invalid, or its account locked: the lock
+/// ended its family).
 pub fn refresh_failed(app: &App, error: Error) -> ApiResult<Response> {
     match error {
-        Error::InvalidRefreshToken => Ok(clearing_refresh_cookie(
-            app,
-            Error::InvalidRefreshToken.into_response(),
-        )),
+        error @ (Error::InvalidRefreshToken | Error::AccountLocked) => {
+            Ok(clearing_refresh_cookie(app, error.into_response()))
+        }
         other => Err(other),
     }
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::error::{ApiResult, Error};
 use crate::ops::common::{self, Caller, enforce_rate};
-use crate::ops::credentials::check_account_password;
+use crate::ops::credentials::{check_account_password, check_password_strength};
 use crate::ops::mail::{Mailed, mail_allowed, send_ticket};
 use crate::store::events::EventKind;
 use crate::store::sessions::PasswordChange;
@@ -47,14 +47,20 @@ pub async fn request_password_reset(
 }
 
 /// Resets the password with a reset ticket: `new_password` must already be
-/// length-checked (it is checked before the ticket is spent). The reset
-/// activates the account and ends every session.
+/// length-checked; its strength is checked here, against the email of the
+/// ticket's account when the ticket leads to one (both before the ticket is
+/// spent). The reset activates the account and ends every session.
 pub async fn reset_password(
     app: &App,
     ticket: Uuid,
     new_password: &str,
     now_ms: u64,
 ) -> ApiResult<()> {
+    let owner = match app.store.ticket_account(ticket).await? {
+        Some(id) => app.store.account(id).await?,
+        None => None,
+    };
+    check_password_strength(app, new_password, owner.as_ref().map(|a| a.email.as_str()))?;
     let hash = app.hasher.hash(new_password).await?;
     let account = app
         .store
@@ -75,8 +81,8 @@ pub async fn reset_password(
 
 /// A signed-in password change: `old_password` must match (a wrong one
 /// counts against the account like a failed login), `new_password` must
-/// already be length-checked. Every other session ends, the caller's
-/// survives.
+/// already be length-checked (its strength is checked here, before the old
+/// password). Every other session ends, the caller's survives.
 pub async fn change_password(
     app: &App,
     caller: &Caller,
@@ -89,6 +95,7 @@ pub async fn change_password(
         .account(caller.account)
         .await?
         .ok_or(Error::InvalidToken)?;
+    check_password_strength(app, new_password, Some(&account.email))?;
     // A stolen access token must not become an unlimited password oracle.
     check_account_password(app, &account, old_password).await?;
     let hash = app.hasher.hash(new_password).await?;

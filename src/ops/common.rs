@@ -153,6 +153,7 @@ pub fn event(kind: EventKind, user: Option<Uuid>, email: Option<&str>, at: u64) 
         ticket: None,
         expires_at: None,
         link: None,
+        actor: None,
         at,
     }
 }

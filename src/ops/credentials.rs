@@ -27,7 +27,7 @@ use crate::store::accounts::Account;
 use crate::store::events::EventKind;
 use crate::store::mfa::MfaChange;
 use crate::store::rekey::SealedField;
-use crate::store::sessions::{NewSession, SessionMeta};
+use crate::store::sessions::{NewSession, SessionMeta, SessionStart};
 
 /// Live login tickets per account: issuing one more drops the oldest, so a
 /// flood of password logins cannot pile tickets up (or make issuing slow).
@@ -51,6 +51,41 @@ pub fn check_new_password(app: &App, password: &str) -> ApiResult<()> {
     } else {
         Err(Error::InvalidPassword)
     }
+}
+
+/// A new password the strength policy accepts (`EDGEAUTH_PASSWORD_MIN_SCORE`,
+/// a zxcvbn score; 0 = no check), else `400 invalid_password` saying why.
+/// `email` (normalized), when known, counts as a user input: its local part
+/// and the whole address make a password built on them weak. Called by the
+/// register, reset and change operations, whatever the front door.
+pub fn check_password_strength(app: &App, password: &str, email: Option<&str>) -> ApiResult<()> {
+    let min = app.config.password_min_score;
+    if min == 0 {
+        return Ok(());
+    }
+    let mut inputs: Vec<&str> = Vec::new();
+    if let Some(email) = email {
+        inputs.push(email);
+        if let Some((local, _)) = email.split_once('@') {
+            inputs.push(local);
+        }
+    }
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if u8::from(estimate.score()) >= min {
+        return Ok(());
+    }
+    let why = estimate.feedback().and_then(|f| {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(warning) = f.warning() {
+            parts.push(warning.to_string());
+        }
+        parts.extend(f.suggestions().first().map(ToString::to_string));
+        (!parts.is_empty())
+            .then(|| format!("This password is too easy to guess. {}", parts.join(" ")))
+    });
+    Err(Error::WeakPassword(why.unwrap_or_else(|| {
+        "This password is too easy to guess.".to_owned()
+    })))
 }
 
 /// A ticket: must be a UUID (else 400); whether it is known is for the
@@ -212,7 +247,8 @@ pub enum SignIn {
 /// `credential_version` is the one the password (or the MFA ticket) was
 /// checked under: the store refuses the session if a password reset or
 /// change landed since, which is then `invalid_credentials` — a sign-in that
-/// began with the old password never ends in a live session.
+/// began with the old password never ends in a live session. A locked
+/// account gets no session (`account_locked`), whatever the front door.
 pub async fn start_session(
     app: &App,
     account: Uuid,
@@ -251,10 +287,12 @@ pub async fn start_session(
         amr: amr.bits(),
         browser: kind == SessionKind::Browser,
     };
-    if !app.store.create_session(session).await? {
+    match app.store.start_session(session).await? {
+        SessionStart::Created => {}
         // The account was removed, or its password reset or changed, between
         // the password check and now.
-        return Err(Error::InvalidCredentials);
+        SessionStart::Refused => return Err(Error::InvalidCredentials),
+        SessionStart::Locked => return Err(Error::AccountLocked),
     }
     Ok(Tokens {
         account,

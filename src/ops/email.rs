@@ -59,6 +59,7 @@ pub async fn request_change(
         ticket: Some(ticket),
         expires_at: Some(now_ms + ttl_ms),
         link: None,
+        actor: None,
         at: now_ms,
     })
     .await

@@ -102,6 +102,10 @@ pub async fn password(app: &App, input: PasswordSignIn<'_>) -> ApiResult<SignIn>
         app.metrics.outcome(Outcome::LoginInactive);
         return Err(Error::AccountInactive);
     }
+    // The password was right: only now may the answer say the account is locked.
+    if account.locked {
+        return Err(Error::AccountLocked);
+    }
     if needs_rehash(&account.password, app.hasher.cost()) {
         // The cost was raised (or lowered) since this hash was made; the
         // plain password is only ever here, so upgrade now. Compare-and-set:

@@ -68,6 +68,7 @@ pub async fn send_ticket(
         ticket: Some(ticket),
         expires_at: Some(now_ms + ttl_ms),
         link: portal_link(app, purpose, ticket),
+        actor: None,
         at: now_ms,
     };
     match account {

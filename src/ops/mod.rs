@@ -9,16 +9,19 @@
 //! Operations never see HTTP types, requests, JSON or cookies: they must
 //! not import the HTTP library, the request type (`http`), the adapters or
 //! the router. They talk to `store` and `auth`. Among themselves they form
-//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `edge`, `passkeys` ← `tokens`;
-//! `common` ← `mail` ← `register`, `activate`, `account`; `email` and
-//! `sessions` use `common` only.
+//! a DAG: `common` (imports none) ← `credentials` ← `login`, `mfa`, `account`, `edge`, `passkeys`,
+//! `register` ← `tokens`; `common` ← `mail` ← `register`, `activate`, `account`; `email`,
+//! `sessions` and `lock` use `common` only (`lock` not even that: it talks to the store alone);
+//! `admin` uses `common`, `mail` and `lock`.
 
 pub mod account;
 pub mod activate;
+pub mod admin;
 pub mod common;
 pub mod credentials;
 pub mod edge;
 pub mod email;
+pub mod lock;
 pub mod login;
 pub mod mail;
 pub mod mfa;

@@ -419,6 +419,9 @@ async fn verify_and_start(
     if !found.active {
         return Err(Error::AccountInactive);
     }
+    if found.locked {
+        return Err(Error::AccountLocked);
+    }
     let proof = SessionProof {
         client,
         kind,

@@ -2,7 +2,8 @@
 //! does the same Redis work (commands and round trips) either way; what
 //! differs is only the event written to the stream.
 //!
-//! Imports `ops::common` and `ops::mail` only among the operations; never
+//! Imports `ops::common`, `ops::credentials` (the password strength check)
+//! and `ops::mail` only among the operations; never
 //! the HTTP library, the request type, the adapters or the router.
 
 use uuid::Uuid;
@@ -10,12 +11,13 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::ops::common::{self, enforce_rate};
+use crate::ops::credentials::check_password_strength;
 use crate::ops::mail::{Mailed, new_ticket, send_ticket};
 use crate::store::accounts::{NewAccount, Registration};
 use crate::store::events::EventKind;
 
-/// Registers `email` (validated) with `password` (length-checked), for a
-/// client of rate subject `ip`.
+/// Registers `email` (validated) with `password` (length-checked; its
+/// strength is checked here), for a client of rate subject `ip`.
 pub async fn register(
     app: &App,
     email: &str,
@@ -23,6 +25,7 @@ pub async fn register(
     ip: &str,
     now_ms: u64,
 ) -> ApiResult<()> {
+    check_password_strength(app, password, Some(email))?;
     let limit = app.config.rate_limits.register_per_ip;
     enforce_rate(app, "register_ip", ip, limit, true).await?;
     // Hash before looking at the email, so a taken email costs the same.

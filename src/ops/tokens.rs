@@ -84,6 +84,8 @@ async fn rotate(app: &App, presented: Option<&str>, now_ms: u64) -> ApiResult<To
             Err(Error::InvalidRefreshToken)
         }
         Rotation::Unknown => Err(Error::InvalidRefreshToken),
+        // The token was genuine (its MAC checked) but its account is locked.
+        Rotation::Locked => Err(Error::AccountLocked),
     }
 }
 

@@ -36,8 +36,11 @@ pub fn describe(t: &Strings, error: &Error) -> (StatusCode, String) {
         InvalidRequest(_) => (StatusCode::BAD_REQUEST, "error.form"),
         InvalidEmail => (StatusCode::BAD_REQUEST, "error.email"),
         InvalidPassword => (StatusCode::BAD_REQUEST, "error.password"),
+        // Says why: the strength check's own words.
+        WeakPassword(why) => return (StatusCode::BAD_REQUEST, why.clone()),
         InvalidCredentials => (StatusCode::UNAUTHORIZED, "error.credentials"),
         AccountInactive => (StatusCode::FORBIDDEN, "error.inactive"),
+        AccountLocked => (StatusCode::FORBIDDEN, "error.locked"),
         InvalidTicket => (StatusCode::UNAUTHORIZED, "error.ticket"),
         InvalidCode => (StatusCode::UNAUTHORIZED, "error.code"),
         ReplayedCode => (StatusCode::UNAUTHORIZED, "error.code_replayed"),

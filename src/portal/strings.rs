@@ -101,6 +101,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("error.passkey_limit", "You have as many passkeys as you may. Remove one first."),
     ("error.credentials", "The email or password is wrong."),
     ("error.inactive", "This account is not activated yet. Follow the link in the activation mail, or ask for a new one."),
+    ("error.locked", "This account is locked. Ask the administrator of this site to unlock it."),
     ("error.ticket", "This link is invalid, expired or already used."),
     ("error.mfa_ticket", "This sign-in has expired. Sign in again."),
     ("error.code", "The code is wrong."),

@@ -1,5 +1,8 @@
 //! Accounts: registration, lookup by id or by email, removal.
 //!
+//! Every account is also in the account index the admin API lists from (`store/admin.rs`):
+//! registration adds its id before step 1 below, removal takes it out.
+//!
 //! Registration spans two slots (the account's, the email index's) and so cannot be one script. It
 //! is three, ordered so that a crash or timeout between any two leaves nothing that blocks a later
 //! registration:
@@ -33,6 +36,7 @@ use super::Connection;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
+use super::admin::shard_of;
 use super::{Store, StoreResult, bad_reply, email_index::parse_holder};
 
 /// How long a provisional (not yet confirmed) account lives.
@@ -54,6 +58,15 @@ pub struct Account {
     /// bumps it, and the scripts that end a sign-in (session, MFA login ticket) refuse a version
     /// other than the one the password was checked under.
     pub credential_version: u64,
+    /// Field `locked` = "1": no session starts or continues (see `account_lock.lua`).
+    pub locked: bool,
+    /// Why it was locked (field `locked_reason`), when it is.
+    pub locked_reason: Option<String>,
+    /// When it was locked (field `locked_at`, unix ms), when it is.
+    pub locked_at: Option<u64>,
+    /// When its newest session started (field `last_login_at`, unix ms; set by
+    /// `session_create.lua`), if ever.
+    pub last_login_at: Option<u64>,
 }
 
 /// Redacts the password hash, so an `Account` can be logged.
@@ -66,6 +79,10 @@ impl std::fmt::Debug for Account {
             .field("created_at", &self.created_at)
             .field("mfa_enabled", &self.mfa_enabled)
             .field("credential_version", &self.credential_version)
+            .field("locked", &self.locked)
+            .field("locked_reason", &self.locked_reason)
+            .field("locked_at", &self.locked_at)
+            .field("last_login_at", &self.last_login_at)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +110,11 @@ impl Store {
             let mut conn = self.conn().await?;
             let (account_key, email_key) = (k.account(new.id), k.email(new.email));
             let id = new.id.to_string();
+            let shard = shard_of(new.id);
 
+            // Indexed before it exists, so the admin listing never misses an account (see
+            // `store/admin.rs`); every path below that gives up takes the id out again.
+            self.index_change(&mut conn, shard, true, &[new.id]).await?;
             let created: i64 = s
                 .account_create
                 .key(&account_key)
@@ -106,6 +127,7 @@ impl Store {
                 .invoke_async(&mut conn)
                 .await?;
             if created != 1 {
+                // Someone else's account (ids are random v4: never in practice): leave its entry.
                 return Err(bad_reply("account id already in use"));
             }
 
@@ -131,12 +153,16 @@ impl Store {
                         .invoke_async(&mut conn)
                         .await?;
                     if !claimed {
+                        self.index_change(&mut conn, shard, false, &[new.id])
+                            .await?;
                         return Ok(Registration::EmailTaken { existing });
                     }
                     if settled == 1 {
                         return Ok(Registration::Created);
                     }
                     self.release_email(&mut conn, &email_key, &id).await?;
+                    self.index_change(&mut conn, shard, false, &[new.id])
+                        .await?;
                     return Err(bad_reply(
                         "provisional account expired before it was confirmed",
                     ));
@@ -145,6 +171,8 @@ impl Store {
                     // Ours was never visible (ready=0): deleting it leaves no trace. A second
                     // stale holder right after releasing the first: not worth a loop.
                     self.delete_account(&mut conn, new.id).await?;
+                    self.index_change(&mut conn, shard, false, &[new.id])
+                        .await?;
                     return Err(bad_reply("email index contended"));
                 }
                 self.release_email(&mut conn, &email_key, &holder).await?;
@@ -193,6 +221,9 @@ impl Store {
             let mut conn = self.conn().await?;
             let (existed, current, pending) = self.delete_account(&mut conn, id).await?;
             self.forget_sessions(id, None);
+            // Out of the admin listing once gone (see `store/admin.rs`).
+            self.index_change(&mut conn, shard_of(id), false, &[id])
+                .await?;
             let mut emails = vec![email];
             for other in [current.as_str(), pending.as_str()] {
                 if !other.is_empty() && !emails.contains(&other) {
@@ -234,6 +265,54 @@ impl Store {
     }
 }
 
+impl Store {
+    /// `account_lock.lua`: marks the account locked (`reason`, `now_ms`), ends every session
+    /// family and MFA login ticket it has, then forgets this replica's cached sessions of it
+    /// (other replicas' caches trail by at most their TTL). None when there is no such account;
+    /// else how many families ended.
+    pub async fn lock_account(
+        &self,
+        id: Uuid,
+        reason: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<u64>> {
+        self.run("lock_account", async {
+            let k = self.keys();
+            let mut conn = self.conn().await?;
+            let revoked: i64 = self
+                .scripts()
+                .account_lock
+                .key(k.account(id))
+                .key(k.sessions(id))
+                .key(k.mfa_tickets(id))
+                .arg(k.session_prefix(id))
+                .arg(k.ticket_prefix(id))
+                .arg(reason)
+                .arg(now_ms)
+                .invoke_async(&mut conn)
+                .await?;
+            self.forget_sessions(id, None);
+            Ok(u64::try_from(revoked).ok())
+        })
+        .await
+    }
+
+    /// `account_unlock.lua`: clears the lock. false when there is no such account.
+    pub async fn unlock_account(&self, id: Uuid) -> StoreResult<bool> {
+        self.run("unlock_account", async {
+            let mut conn = self.conn().await?;
+            let done: i64 = self
+                .scripts()
+                .account_unlock
+                .key(self.keys().account(id))
+                .invoke_async(&mut conn)
+                .await?;
+            Ok(done == 1)
+        })
+        .await
+    }
+}
+
 pub(super) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s).map_err(|_| bad_reply("an account id that is not a UUID"))
 }
@@ -248,6 +327,14 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
         None => 0,
         Some(cv) => cv.parse().map_err(|_| bad_reply("account cv"))?,
     };
+    let time = |name: &str| -> StoreResult<Option<u64>> {
+        f.get(name)
+            .map(|v| v.parse().map_err(|_| bad_reply(format!("account {name}"))))
+            .transpose()
+    };
+    let locked = f.get("locked").map(String::as_str) == Some("1");
+    let (locked_at, last_login_at) = (time("locked_at")?, time("last_login_at")?);
+    let locked_reason = f.remove("locked_reason").filter(|_| locked);
     let mut take = |name: &str| {
         f.remove(name)
             .ok_or_else(|| bad_reply(format!("account without {name}")))
@@ -262,5 +349,9 @@ fn parse_account(mut f: HashMap<String, String>) -> StoreResult<Option<Account>>
             .map_err(|_| bad_reply("account created_at"))?,
         mfa_enabled,
         credential_version,
+        locked,
+        locked_reason,
+        locked_at: locked_at.filter(|_| locked),
+        last_login_at,
     }))
 }

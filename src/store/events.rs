@@ -41,6 +41,14 @@ pub enum EventKind {
     /// A passkey sign-in whose signature counter went backwards (or stood still): refused; the
     /// authenticator may have been cloned.
     PasskeyCloned,
+    /// Admin API actions (each with the acting token's fingerprint in `actor`).
+    AdminLock,
+    AdminUnlock,
+    AdminSignOut,
+    AdminActivate,
+    AdminReset,
+    AdminDelete,
+    AdminUnthrottle,
 }
 
 /// Which stream an event goes to.
@@ -78,7 +86,15 @@ impl EventKind {
             | EventKind::TokensRevoked
             | EventKind::PasskeyAdded
             | EventKind::PasskeyRemoved
-            | EventKind::PasskeyCloned => Stream::Events,
+            | EventKind::PasskeyCloned
+            // Rare, and only a holder of an admin token can cause them.
+            | EventKind::AdminLock
+            | EventKind::AdminUnlock
+            | EventKind::AdminSignOut
+            | EventKind::AdminActivate
+            | EventKind::AdminReset
+            | EventKind::AdminDelete
+            | EventKind::AdminUnthrottle => Stream::Events,
         }
     }
 
@@ -105,6 +121,13 @@ impl EventKind {
             EventKind::PasskeyRemoved => "passkey.removed",
             EventKind::PasskeyLogin => "passkey.login",
             EventKind::PasskeyCloned => "passkey.cloned",
+            EventKind::AdminLock => "admin.lock",
+            EventKind::AdminUnlock => "admin.unlock",
+            EventKind::AdminSignOut => "admin.sign_out",
+            EventKind::AdminActivate => "admin.activate",
+            EventKind::AdminReset => "admin.reset",
+            EventKind::AdminDelete => "admin.delete",
+            EventKind::AdminUnthrottle => "admin.unthrottle",
         }
     }
 }
@@ -120,13 +143,16 @@ pub struct Event<'a> {
     /// The page the mail links to (the sign-in portal's), for ticket mails
     /// when `EDGEAUTH_PORTAL_URL` is set.
     pub link: Option<String>,
+    /// Which admin token acted (its fingerprint: the first 8 bytes of its SHA-256, hex), for
+    /// `admin.*` events; never the token.
+    pub actor: Option<&'a str>,
     /// Unix ms.
     pub at: u64,
 }
 
 impl Store {
     /// XADD <stream of its kind> MAXLEN ~ <cap> * type T user_id U email E [ticket K]
-    /// [expires_at X] [link L] at N. `user_id` and `email` are always present (empty when None) so
+    /// [expires_at X] [link L] [actor F] at N. `user_id` and `email` are always present (empty when None) so
     /// consumers can rely on them.
     pub async fn emit(&self, event: &Event<'_>) -> StoreResult<()> {
         let stream = match event.kind.stream() {
@@ -162,6 +188,9 @@ impl Store {
             }
             if let Some(link) = &event.link {
                 inv.arg("link").arg(link);
+            }
+            if let Some(actor) = event.actor {
+                inv.arg("actor").arg(actor);
             }
             inv.arg("at").arg(event.at);
             let _: String = inv.invoke_async(&mut conn).await?;
@@ -231,6 +260,13 @@ mod tests {
             PasskeyRemoved,
             PasskeyLogin,
             PasskeyCloned,
+            AdminLock,
+            AdminUnlock,
+            AdminSignOut,
+            AdminActivate,
+            AdminReset,
+            AdminDelete,
+            AdminUnthrottle,
         ];
         for kind in &all {
             match kind {
@@ -253,7 +289,14 @@ mod tests {
                 | PasskeyAdded
                 | PasskeyRemoved
                 | PasskeyLogin
-                | PasskeyCloned => {}
+                | PasskeyCloned
+                | AdminLock
+                | AdminUnlock
+                | AdminSignOut
+                | AdminActivate
+                | AdminReset
+                | AdminDelete
+                | AdminUnthrottle => {}
             }
         }
         all

@@ -191,6 +191,20 @@ impl Keys {
         key
     }
 
+    /// ZSET, every score 0, member = account id: shard `h` (0..16) of the account index, holding
+    /// the ids whose first hex digit is `h`. Each shard is its own hash tag, so the index spreads
+    /// over a cluster and each shard is walked with `ZRANGEBYLEX` on one node (see
+    /// `store/admin.rs`).
+    pub fn account_index(&self, shard: u8) -> String {
+        format!("{}{{account_index:{:x}}}", self.prefix, shard & 0xf)
+    }
+
+    /// STRING "1" once the account index has been backfilled with the accounts made before it
+    /// existed (see `store/admin.rs`).
+    pub fn account_index_ready(&self) -> String {
+        format!("{}account_index:ready", self.prefix)
+    }
+
     /// STREAM of the events a mailer acts on and account-lifecycle events (see `events`).
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)

@@ -24,6 +24,7 @@
 //! [`StoreError::Unavailable`], which the API answers with 503.
 
 pub mod accounts;
+pub mod admin;
 mod connection;
 pub mod edge_sessions;
 pub mod email;

@@ -51,6 +51,8 @@ scripts! {
     account_create,
     account_confirm,
     account_remove,
+    account_lock,
+    account_unlock,
     email_claim,
     email_release,
     email_release_account,
@@ -87,6 +89,9 @@ scripts! {
     passkey_add,
     passkey_remove,
     passkey_use,
+    account_index,
+    account_activate,
+    rate_clear,
 }
 
 /// The 1-based positions of the ARGVs a script's header documents as a key prefix
@@ -153,6 +158,7 @@ mod tests {
             .collect();
         let expected: HashMap<&str, Vec<usize>> = [
             ("account_remove", vec![1, 2]),
+            ("account_lock", vec![1, 2]),
             ("mfa_ticket_create", vec![3]),
             ("password_change", vec![4, 5]),
             ("session_create", vec![5]),

@@ -75,6 +75,16 @@ pub struct SessionInfo {
     pub ip: String,
 }
 
+/// What asking for a new session came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStart {
+    Created,
+    /// No such ready account, or its credential version moved on.
+    Refused,
+    /// The account is locked.
+    Locked,
+}
+
 /// The outcome of presenting generation g of a family (README, "Endpoints").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
@@ -86,6 +96,8 @@ pub enum Rotation {
     Reused,
     /// No such family (expired, revoked, evicted).
     Unknown,
+    /// The account is locked: the family (if it was still there) has been deleted.
+    Locked,
 }
 
 impl Store {
@@ -95,6 +107,11 @@ impl Store {
     /// `credential_version` (the one its password or MFA ticket was checked under: a reset or
     /// change landed meanwhile).
     pub async fn create_session(&self, session: NewSession<'_>) -> StoreResult<bool> {
+        Ok(self.start_session(session).await? == SessionStart::Created)
+    }
+
+    /// [`Store::create_session`], telling a locked account apart.
+    pub async fn start_session(&self, session: NewSession<'_>) -> StoreResult<SessionStart> {
         let NewSession {
             account,
             family,
@@ -132,7 +149,11 @@ impl Store {
                 .arg(if browser { "1" } else { "0" })
                 .invoke_async(&mut conn)
                 .await?;
-            Ok(created == 1)
+            Ok(match created {
+                1 => SessionStart::Created,
+                -1 => SessionStart::Locked,
+                _ => SessionStart::Refused,
+            })
         })
         .await
     }
@@ -140,7 +161,8 @@ impl Store {
     /// Rotation in one script: presented g, current c:
     ///  g == c → c+1 (rotated_at = last_used_at = now, renew TTLs) → Advanced(c+1)
     ///  g == c-1 and grace_ms > 0 and now - rotated_at <= grace_ms → Repeated(c)  (no change)
-    ///  family missing → Unknown; anything else → delete the family → Reused
+    ///  family missing → Unknown; anything else → delete the family → Reused;
+    ///  the account locked → delete the family → Locked (checked first)
     pub async fn rotate_session(
         &self,
         account: Uuid,
@@ -193,6 +215,7 @@ impl Store {
                 .session_rotate
                 .key(k.session(account, family))
                 .key(k.sessions(account))
+                .key(k.account(account))
                 .arg(family.to_string())
                 .arg(generation)
                 .arg(now_ms)
@@ -213,6 +236,10 @@ impl Store {
                 "unknown" => {
                     self.forget_sessions(account, Some(family));
                     Rotation::Unknown
+                }
+                "locked" => {
+                    self.forget_sessions(account, Some(family));
+                    Rotation::Locked
                 }
                 other => return Err(bad_reply(format!("rotation status {other:?}"))),
             };

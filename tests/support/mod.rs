@@ -357,6 +357,10 @@ const BASE: &[(&str, &str)] = &[
     ("EDGEAUTH_RATE_FORGOT_REQUEST_PER_EMAIL", "100000/1h"),
     ("EDGEAUTH_RATE_EMAIL_REQUEST_PER_ACCOUNT", "100000/1h"),
     ("EDGEAUTH_RATE_MFA_PER_ACCOUNT", "100000/1h"),
+    // No password strength check for tests that are not about it (many make
+    // up passwords like "password-3"); the policy tests (password_policy.rs)
+    // and the README walkthrough (`serve --dev`) run with the default.
+    ("EDGEAUTH_PASSWORD_MIN_SCORE", "0"),
 ];
 
 impl TestServer {

@@ -767,6 +767,7 @@ async fn events_carry_the_spec_fields() {
             ticket: Some(ticket),
             expires_at: Some(T0 + 60_000),
             link: None,
+            actor: None,
             at: T0,
         })
         .await
@@ -778,6 +779,7 @@ async fn events_carry_the_spec_fields() {
         ticket: None,
         expires_at: None,
         link: None,
+        actor: None,
         at: T0,
     };
     store.emit(&event).await.unwrap();
