@@ -158,6 +158,11 @@ impl Store {
                         return Ok(Registration::EmailTaken { existing });
                     }
                     if settled == 1 {
+                        // The taken path takes its id out of the index again; this one removes
+                        // an id that is never there (the nil UUID), so a free and a taken email
+                        // still cost the same Redis work.
+                        self.index_change(&mut conn, shard, false, &[Uuid::nil()])
+                            .await?;
                         return Ok(Registration::Created);
                     }
                     self.release_email(&mut conn, &email_key, &id).await?;
