@@ -25,6 +25,7 @@ const ORIGIN: &str = "http://localhost:8080";
 async fn server() -> TestServer {
     TestServer::with(&[
         ("EDGEAUTH_PORTAL", "true"),
+        ("EDGEAUTH_HBP_COMPAT", "true"),
         ("EDGEAUTH_WEBAUTHN_RP_ID", RP_ID),
         ("EDGEAUTH_WEBAUTHN_ORIGINS", ORIGIN),
     ])
@@ -141,7 +142,14 @@ async fn a_lock_ends_every_session_and_refuses_every_sign_in() {
         401,
         "invalid_credentials",
     );
-    // The HBP sign-in is the same operation.
+    // The HBP routes: sign-in, and refresh with the token in the query.
+    let r = s
+        .send(
+            s.http
+                .get(s.url(&format!("/auth/token/refresh?refresh_token={refresh}"))),
+        )
+        .await;
+    assert_error(&r, 403, "account_locked");
     let r = s
         .post(
             "/auth/login",
