@@ -147,6 +147,15 @@ pub(crate) fn inline(error: Error) -> ApiResult<Error> {
 }
 
 /// The page again with `error` in one section.
+/// The account page with the notice of `key` (an action done).
+async fn with_notice(cx: &Cx<'_>, session: &EdgeSession, key: &str) -> ApiResult<Response> {
+    let extras = Extras {
+        notice: Some(cx.t().get(key).to_owned()),
+        ..Extras::default()
+    };
+    render(cx, session, extras).await
+}
+
 async fn with_error(
     cx: &Cx<'_>,
     session: &EdgeSession,
@@ -232,13 +241,7 @@ pub async fn revoke_session(app: &App, req: &Request) -> ApiResult<Response> {
     };
     match sessions::revoke_one(app, &session.caller, id).await {
         Ok(true) => Ok(signed_out(&cx)),
-        Ok(false) => {
-            let extras = Extras {
-                notice: Some(cx.t().get("sessions.revoked").to_owned()),
-                ..Extras::default()
-            };
-            render(&cx, &session, extras).await
-        }
+        Ok(false) => with_notice(&cx, &session, "sessions.revoked").await,
         Err(Error::NotFound) => {
             let mut extras = Extras {
                 sessions_error: Some(cx.t().get("error.session_gone").to_owned()),
@@ -265,13 +268,7 @@ pub async fn change_password(app: &App, req: &Request) -> ApiResult<Response> {
     }
     .await;
     match result {
-        Ok(()) => {
-            let extras = Extras {
-                notice: Some(cx.t().get("password.changed").to_owned()),
-                ..Extras::default()
-            };
-            render(&cx, &session, extras).await
-        }
+        Ok(()) => with_notice(&cx, &session, "password.changed").await,
         Err(e) => with_error(&cx, &session, e, in_password).await,
     }
 }
@@ -373,13 +370,7 @@ pub async fn mfa_disable(app: &App, req: &Request) -> ApiResult<Response> {
     }
     .await;
     match result {
-        Ok(()) => {
-            let extras = Extras {
-                notice: Some(cx.t().get("mfa_setup.disabled").to_owned()),
-                ..Extras::default()
-            };
-            render(&cx, &session, extras).await
-        }
+        Ok(()) => with_notice(&cx, &session, "mfa_setup.disabled").await,
         Err(e) => with_error(&cx, &session, e, in_mfa).await,
     }
 }

@@ -12,13 +12,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::nginx::Nginx;
+use crate::support::node;
 use crate::support::{Redis, TempDir, TestServer};
 
 /// The README section whose `nginx` block this test runs.
@@ -268,22 +269,6 @@ fn chromium() -> PathBuf {
     binary
 }
 
-/// Runs `program args` in `dir`, failing loudly with the install hint when
-/// the program is missing.
-fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(program);
-    command.args(args).current_dir(dir);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run `{program}` ({e}): the browser test needs Node.js 18+ and npm \
-             (sudo apt-get install -y nodejs npm, or scripts/ensure-deps --test)"
-        )
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_signs_up_and_in_through_the_portal_behind_nginx() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
@@ -315,26 +300,14 @@ async fn a_browser_signs_up_and_in_through_the_portal_behind_nginx() {
         ("CHROMIUM", chromium.display().to_string()),
         ("SCREENSHOTS", screenshots.display().to_string()),
     ];
-    let browser_dir = root.join("tests/browser");
     let output = tokio::task::spawn_blocking(move || {
-        if !browser_dir
-            .join("node_modules/playwright-core/package.json")
-            .exists()
-        {
-            let npm = run(
-                &root,
-                "npm",
-                &["ci", "--no-audit", "--no-fund", "--prefix", "tests/browser"],
-                &[],
-            );
-            assert!(
-                npm.status.success(),
-                "npm ci --prefix tests/browser failed:\n{}\n{}",
-                String::from_utf8_lossy(&npm.stdout),
-                String::from_utf8_lossy(&npm.stderr)
-            );
-        }
-        run(&root, "node", &["tests/browser/run.mjs"], &env)
+        node::run_script(
+            &root,
+            "browser",
+            "playwright-core",
+            &env,
+            "the browser test",
+        )
     });
     let output = tokio::time::timeout(Duration::from_secs(300), output)
         .await

@@ -6,7 +6,6 @@
 //! driven against a live server (tests/hbp-sdk/run.mjs).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use edgeauth::router::COMPAT_ROUTES;
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::jwt::claims as payload;
+use crate::support::node;
 use crate::support::totp::{code, secret_key, step_now};
 use crate::support::{PASSWORD, Reply, TestServer, assert_error};
 
@@ -566,50 +566,16 @@ fn openapi_documents_every_compat_route() {
 
 // ---------------------------------------------------------------- the real SDK
 
-/// Runs `program args` in `dir`, failing loudly with the install hint when
-/// the program is missing.
-fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
-    let mut command = Command::new(program);
-    command.args(args).current_dir(dir);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run `{program}` ({e}): the HBP SDK test needs Node.js 18+ and npm \
-             (Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org)"
-        )
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nhost_js_sdk_works_against_edgeauth() {
     let s = TestServer::with(COMPAT).await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    let sdk_dir = root.join("tests/hbp-sdk");
     let env = vec![
         ("EDGEAUTH_URL", format!("http://{}", s.addr)),
         ("EDGEAUTH_TEST_REDIS_URL", s.redis.url()),
     ];
     let output = tokio::task::spawn_blocking(move || {
-        if !sdk_dir
-            .join("node_modules/nhost-js-sdk/package.json")
-            .exists()
-        {
-            let npm = run(
-                &root,
-                "npm",
-                &["ci", "--no-audit", "--no-fund", "--prefix", "tests/hbp-sdk"],
-                &[],
-            );
-            assert!(
-                npm.status.success(),
-                "npm ci --prefix tests/hbp-sdk failed:\n{}\n{}",
-                String::from_utf8_lossy(&npm.stdout),
-                String::from_utf8_lossy(&npm.stderr)
-            );
-        }
-        run(&root, "node", &["tests/hbp-sdk/run.mjs"], &env)
+        node::run_script(&root, "hbp-sdk", "nhost-js-sdk", &env, "the HBP SDK test")
     });
     let output = tokio::time::timeout(Duration::from_secs(180), output)
         .await

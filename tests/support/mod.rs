@@ -15,7 +15,7 @@
 //! `flows` (reset request and reset), `edge` (browser sign-ins and the edge
 //! session cookie), `jwt` (claims of an issued token), `keys` (key names, account fields,
 //! command statistics), `metrics` (`/metrics` samples), `nginx` (a real nginx
-//! with a config of the test's own), `return_urls` (the hostile and accepted
+//! with a config of the test's own), `node` (running a test's Node.js script), `return_urls` (the hostile and accepted
 //! return-URL tables), `soft_passkey` (the tests' own WebAuthn authenticator), and `cluster`.
 
 #![allow(dead_code)]
@@ -28,6 +28,7 @@ pub mod keys;
 pub mod metrics;
 pub mod mfa;
 pub mod nginx;
+pub mod node;
 pub mod return_urls;
 pub mod soft_passkey;
 pub mod totp;
